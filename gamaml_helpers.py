@@ -1,0 +1,743 @@
+"""Gradient-Agreement MAML from scratch, in numpy: the course's reference implementation.
+
+Read it top to bottom: data -> model -> meta-learning -> plots.
+
+Shapes used throughout (batched code puts the task axis first):
+
+* ``d`` features, ``T`` tasks, ``k`` support shots, ``q`` query shots.
+* One task: ``theta (d,)``, ``x (k, d)``, ``y (k,)``.
+* A batch of tasks: ``theta (d,)`` (shared) or ``(T, d)`` (one per task), ``x (T, k, d)``,
+  ``y (T, k)``. Model functions return one result per task.
+
+The model is one sigmoid unit without bias, ``p = sigmoid(x @ theta)``, with labels in
+{0, 1} and the mean binary cross-entropy over samples as loss.
+
+Public functions validate their input and raise ``ValueError`` naming the argument. The
+private ``_`` functions they call skip validation; ``meta_train`` uses those in its loop.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import numpy as np
+
+# Okabe-Ito colours: distinguishable with the common forms of colour blindness.
+COLORS = {
+    "maml": "#0072B2",  # blue
+    "ga": "#D55E00",  # vermillion
+    "joint": "#009E73",  # bluish green
+    "fomaml": "#56B4E9",  # sky blue
+    "clean": "#0072B2",
+    "corrupted": "#E69F00",  # orange
+    "random": "#999999",  # grey
+}
+
+METHODS = ("maml", "ga", "joint")
+CORRUPTIONS = ("flip", "random")
+
+
+# ---------------------------------------------------------------------------------------------
+# Input checks (one place, so every public function words its errors the same way)
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_positive(name: str, value: float) -> float:
+    """Return ``value`` as a float; it must be a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def _check_int(name: str, value: int, minimum: int = 1) -> int:
+    """Return ``value``; it must be an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_fraction(name: str, value: float) -> float:
+    """Return ``value`` as a float; it must lie in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    if not 0.0 <= value <= 1.0:  # also rejects NaN
+        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    return float(value)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def _check_array(name: str, value, ndims: tuple[int, ...]) -> np.ndarray:
+    """Return ``value`` as a finite float array with one of the allowed numbers of axes."""
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a numeric array: {exc}") from None
+    if arr.ndim not in ndims:
+        raise ValueError(f"{name} must have {' or '.join(map(str, ndims))} axes, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def _check_model_inputs(theta, x, y=None):
+    """Validate ``theta (d,) | (T, d)``, ``x (k, d) | (T, k, d)``, ``y (k,) | (T, k)``."""
+    theta = _check_array("theta", theta, (1, 2))
+    x = _check_array("x", x, (2, 3))
+    if x.shape[-1] != theta.shape[-1]:
+        raise ValueError(f"x has {x.shape[-1]} features but theta has {theta.shape[-1]}")
+    if theta.ndim == 2 and (x.ndim != 3 or x.shape[0] != theta.shape[0]):
+        raise ValueError(f"theta of shape {theta.shape} needs x of shape (T, k, d) with "
+                         f"T={theta.shape[0]}, got x of shape {x.shape}")
+    if y is None:
+        return theta, x
+    y = _check_array("y", y, (1, 2))
+    if y.shape != x.shape[:-1]:
+        raise ValueError(f"y must have shape {x.shape[:-1]} to match x, got {y.shape}")
+    if np.any((y < 0) | (y > 1)):
+        raise ValueError("y must hold labels in [0, 1]")
+    return theta, x, y
+
+
+def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` from a Generator, an int seed or None (fresh)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise ValueError(f"rng must be a numpy.random.Generator, an int seed or None, got {rng!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: the book's sampler (nothing to learn) and a task family with structure
+# ---------------------------------------------------------------------------------------------
+
+
+def sample_points(k: int, n_features: int = 50, *, rng=None) -> tuple[np.ndarray, np.ndarray]:
+    """The book's sampler: uniform features and coin-flip labels, independent of ``x``.
+
+    Kept as the counter-example: no parameter can do better than ln 2 on fresh data.
+
+    Returns
+    -------
+    x : (k, d) features uniform in [0, 1).
+    y : (k,) labels in {0, 1}, each 0 or 1 with probability 1/2.
+    """
+    k = _check_int("k", k)
+    n_features = _check_int("n_features", n_features)
+    rng = as_generator(rng)
+    x = rng.random((k, n_features))
+    y = rng.integers(0, 2, size=k).astype(float)
+    return x, y
+
+
+def default_direction(n_features: int) -> np.ndarray:
+    """The family's shared direction: ``(1, ..., 1) / sqrt(d)``, a unit vector of shape (d,)."""
+    n_features = _check_int("n_features", n_features)
+    return np.full(n_features, 1.0 / math.sqrt(n_features))
+
+
+@dataclass
+class TaskBatch:
+    """A batch of ``T`` binary classification tasks.
+
+    Attributes
+    ----------
+    x_support : (T, k, d)    y_support : (T, k)
+    x_query : (T, q, d)      y_query : (T, q)
+    corrupted : (T,) bool, True where the task's labels were corrupted.
+    true_theta : (T, d) each task's true weight vector (its boundary is ``x @ w = 0``).
+    """
+
+    x_support: np.ndarray
+    y_support: np.ndarray
+    x_query: np.ndarray
+    y_query: np.ndarray
+    corrupted: np.ndarray
+    true_theta: np.ndarray
+
+    @property
+    def n_tasks(self) -> int:
+        return self.x_support.shape[0]
+
+    def __getitem__(self, index) -> TaskBatch:
+        """Select tasks, e.g. ``batch[:3]`` or ``batch[batch.corrupted]``."""
+        if isinstance(index, (int, np.integer)):
+            index = [index]
+        return TaskBatch(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+
+    @staticmethod
+    def concatenate(batches: list[TaskBatch]) -> TaskBatch:
+        """Join batches with equal shots and features along the task axis."""
+        return TaskBatch(*(np.concatenate([getattr(b, f) for b in batches])
+                           for f in TaskBatch.__dataclass_fields__))
+
+
+def minority_direction(n_features: int, angle: float) -> np.ndarray:
+    """A unit vector at ``angle`` degrees from ``default_direction(d)``, shape (d,).
+
+    It turns the shared direction towards the first axis (for d = 1, angle must be 0 or 180).
+    """
+    n_features = _check_int("n_features", n_features)
+    if isinstance(angle, bool) or not isinstance(angle, (int, float, np.integer, np.floating)) \
+            or not 0 <= angle <= 180:
+        raise ValueError(f"angle must be a number of degrees in [0, 180], got {angle!r}")
+    u = default_direction(n_features)
+    v = np.zeros(n_features)
+    v[0] = 1.0
+    v -= (v @ u) * u
+    norm = np.linalg.norm(v)
+    if norm < 1e-12:
+        if angle not in (0, 180):
+            raise ValueError("angle must be 0 or 180 when n_features is 1")
+        return u if angle == 0 else -u
+    rad = math.radians(angle)
+    return math.cos(rad) * u + math.sin(rad) * v / norm
+
+
+def _random_subset(rng, shape, size):
+    """Boolean mask of ``shape`` with exactly ``size`` True per row, at random positions."""
+    if size == 0:
+        return np.zeros(shape, bool)
+    return rng.random(shape).argsort(axis=-1).argsort(axis=-1) < size
+
+
+def _draw_tasks(rng, n_batches, n_tasks, k, q, d, spread, direction, n_corrupt, corruption,
+                n_minority=0, minority_dir=None):
+    """Draw ``n_batches`` batches at once; every array gets a leading (n_batches, T) shape.
+
+    Returns x_support, y_support, x_query, y_query, corrupted, true weights, minority mask.
+    Unvalidated: ``meta_train`` calls it in chunks so that drawing random numbers stays cheap.
+    """
+    shape = (n_batches, n_tasks)
+    minority = _random_subset(rng, shape, n_minority)
+    centre = np.where(minority[..., None], minority_dir, direction) if n_minority else direction
+    w = centre + (spread / math.sqrt(d)) * rng.standard_normal((*shape, d))
+    x = rng.uniform(-1.0, 1.0, (*shape, k + q, d))  # uniform is 4x cheaper to draw than normal
+    y = (np.matmul(x, w[..., None])[..., 0] > 0).astype(float)
+    corrupted = _random_subset(rng, shape, n_corrupt)
+    if n_corrupt:
+        bad = corrupted[..., None]
+        if corruption == "flip":
+            y = np.where(bad, 1.0 - y, y)
+        else:
+            y = np.where(bad, rng.integers(0, 2, size=y.shape).astype(float), y)
+    return x[..., :k, :], y[..., :k], x[..., k:, :], y[..., k:], corrupted, w, minority
+
+
+def sample_tasks(
+    n_tasks: int,
+    k_shot: int,
+    *,
+    k_query: int | None = None,
+    n_features: int = 50,
+    spread: float = 1.0,
+    corrupt_frac: float = 0.0,
+    corruption: str = "flip",
+    direction: np.ndarray | None = None,
+    rng=None,
+) -> TaskBatch:
+    """Sample a batch of related tasks that have something to learn.
+
+    Task ``i`` has a true weight vector ``w_i = u + spread * z_i / sqrt(d)`` with ``u`` the
+    shared unit ``direction`` and ``z_i ~ N(0, I)``: the tasks agree on ``u`` and differ by
+    about ``spread`` in norm. Features are centred, uniform in [-1, 1], and labels come
+    from the task's own boundary, ``y = 1[x @ w_i > 0]``.
+
+    ``round(corrupt_frac * n_tasks)`` tasks, at random positions, are corrupted:
+    ``"flip"`` inverts their labels, ``"random"`` replaces them with coin flips (the book).
+
+    Parameters
+    ----------
+    n_tasks, k_shot : T tasks with k support points each.
+    k_query : q query points per task (default: ``k_shot``).
+    n_features : d (2 works, for plots).
+    spread : how far tasks stray from the shared direction (>= 0).
+    corrupt_frac : fraction of corrupted tasks, in [0, 1].
+    corruption : ``"flip"`` or ``"random"``.
+    direction : (d,) shared direction (normalised here); default ``default_direction(d)``.
+    rng : Generator or int seed.
+    """
+    n_tasks = _check_int("n_tasks", n_tasks)
+    k_shot = _check_int("k_shot", k_shot)
+    k_query = k_shot if k_query is None else _check_int("k_query", k_query)
+    n_features = _check_int("n_features", n_features)
+    if isinstance(spread, bool) or not isinstance(spread, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(spread) and spread >= 0):
+        raise ValueError(f"spread must be a finite number >= 0, got {spread!r}")
+    corrupt_frac = _check_fraction("corrupt_frac", corrupt_frac)
+    _check_choice("corruption", corruption, CORRUPTIONS)
+    u = _unit_direction(direction, n_features)
+    rng = as_generator(rng)
+    n_corrupt = round(corrupt_frac * n_tasks)
+    arrays = _draw_tasks(rng, 1, n_tasks, k_shot, k_query, n_features, float(spread), u,
+                         n_corrupt, corruption)
+    return TaskBatch(*(a[0] for a in arrays[:6]))
+
+
+def _unit_direction(direction, n_features: int) -> np.ndarray:
+    if direction is None:
+        return default_direction(n_features)
+    u = _check_array("direction", direction, (1,))
+    if u.shape != (n_features,) or not np.any(u):
+        raise ValueError(f"direction must be a non-zero vector of shape ({n_features},), "
+                         f"got shape {u.shape}")
+    return u / np.linalg.norm(u)
+
+
+# ---------------------------------------------------------------------------------------------
+# Model: one sigmoid unit, binary cross-entropy, its gradient and Hessian
+# ---------------------------------------------------------------------------------------------
+
+
+def _logits(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``x @ theta`` per task: theta (d,) or (T, d), x (k, d) or (T, k, d) -> (k,) or (T, k)."""
+    if theta.ndim == 1:
+        return x @ theta
+    return np.matmul(x, theta[..., None])[..., 0]
+
+
+def _sigmoid_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``sigmoid(z)`` and ``e = exp(-|z|)``, computed without overflow.
+
+    For z >= 0, sigmoid(z) = 1 / (1 + e); for z < 0, sigmoid(z) = e / (1 + e). ``exp`` only
+    ever sees a number <= 0, so it cannot overflow.
+    """
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0, e) / (1.0 + e), e
+
+
+def sigmoid(z) -> np.ndarray:
+    """Numerically stable logistic function ``1 / (1 + exp(-z))``, any shape."""
+    z = _check_array("z", z, (0, 1, 2, 3, 4))
+    return _sigmoid_parts(z)[0]
+
+
+def _loss_from_logits(z: np.ndarray, y: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Mean BCE over the last axis, from logits: ``softplus(z) - y z``, with e = exp(-|z|).
+
+    ``-y log p - (1 - y) log(1 - p)`` with ``p = sigmoid(z)`` equals
+    ``max(z, 0) + log(1 + exp(-|z|)) - y z``: no log(0), no overflow.
+    """
+    return np.mean(np.maximum(z, 0.0) - y * z + np.log1p(e), axis=-1)
+
+
+def _grad(x: np.ndarray, residual: np.ndarray) -> np.ndarray:
+    """``x^T (p - y) / k`` per task: x (..., k, d), residual (..., k) -> (..., d)."""
+    return np.matmul(residual[..., None, :], x)[..., 0, :] / x.shape[-2]
+
+
+def _hvp(x: np.ndarray, curvature: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``H v = x^T diag(p (1 - p)) x v / k`` per task, without forming H.
+
+    x (..., k, d), curvature = p (1 - p) (..., k), v (d,) or (..., d) -> (..., d).
+    """
+    return _grad(x, curvature * _logits(v, x))
+
+
+def bce_loss(theta, x, y) -> np.ndarray | float:
+    """Mean binary cross-entropy of ``sigmoid(x @ theta)`` against ``y``, per task.
+
+    theta (d,) | (T, d), x (k, d) | (T, k, d), y (k,) | (T, k) -> float | (T,).
+    """
+    theta, x, y = _check_model_inputs(theta, x, y)
+    z = _logits(theta, x)
+    return _loss_from_logits(z, y, np.exp(-np.abs(z)))[()]
+
+
+def bce_grad(theta, x, y) -> np.ndarray:
+    """Gradient of ``bce_loss`` with respect to theta: ``x^T (sigmoid(x theta) - y) / k``.
+
+    theta (d,) | (T, d), x (k, d) | (T, k, d), y (k,) | (T, k) -> (d,) | (T, d).
+    """
+    theta, x, y = _check_model_inputs(theta, x, y)
+    return _grad(x, _sigmoid_parts(_logits(theta, x))[0] - y)
+
+
+def _curvature(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``p (1 - p)`` per sample, written as ``e / (1 + e)^2`` with e = exp(-|z|) (stable)."""
+    e = np.exp(-np.abs(_logits(theta, x)))
+    return e / (1.0 + e) ** 2
+
+
+def bce_hvp(theta, x, v) -> np.ndarray:
+    """Hessian-vector product ``H(theta) v`` of ``bce_loss``, without forming H.
+
+    ``H = x^T diag(p (1 - p)) x / k`` does not depend on y.
+    theta (d,) | (T, d), x (k, d) | (T, k, d), v like theta -> (d,) | (T, d).
+    """
+    theta, x = _check_model_inputs(theta, x)
+    v = _check_array("v", v, (1, 2))
+    _check_model_inputs(v, x)  # v needs the same shape rules as theta
+    return _hvp(x, _curvature(theta, x), v)
+
+
+def bce_hessian(theta, x) -> np.ndarray:
+    """The explicit Hessian of ``bce_loss``, for teaching only: (d, d) or (T, d, d).
+
+    Forming it costs O(k d^2) per task; the training code uses ``bce_hvp`` instead.
+    """
+    theta, x = _check_model_inputs(theta, x)
+    weighted = x * _curvature(theta, x)[..., None]
+    return np.swapaxes(weighted, -1, -2) @ x / x.shape[-2]
+
+
+def accuracy(theta, x, y) -> np.ndarray | float:
+    """Fraction of samples with ``(x @ theta >= 0) == y``, per task: float | (T,)."""
+    theta, x, y = _check_model_inputs(theta, x, y)
+    return np.mean((_logits(theta, x) >= 0) == (y >= 0.5), axis=-1)[()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Meta-learning: inner loop, exact MAML meta-gradient, gradient agreement, training
+# ---------------------------------------------------------------------------------------------
+
+
+def _adapt(theta, x, y, alpha, steps):
+    """Run ``steps`` gradient steps per task.
+
+    Returns the adapted parameters (T, d) and, for the exact meta-gradient, the curvature
+    ``p (1 - p)`` of every step's support points: a list of ``steps`` arrays (T, k).
+    """
+    curvatures = []
+    for _ in range(steps):
+        p, e = _sigmoid_parts(_logits(theta, x))
+        curvatures.append(e / (1.0 + e) ** 2)
+        theta = theta - alpha * _grad(x, p - y)
+    return theta, curvatures
+
+
+def inner_update(theta, x, y, alpha: float, *, steps: int = 1) -> np.ndarray:
+    """Adapt theta to each task: ``steps`` steps of ``theta <- theta - alpha grad L_support``.
+
+    theta (d,) | (T, d), x (k, d) | (T, k, d), y (k,) | (T, k) -> (d,) | (T, d).
+    """
+    theta, x, y = _check_model_inputs(theta, x, y)
+    alpha = _check_positive("alpha", alpha)
+    steps = _check_int("steps", steps)
+    adapted, _ = _adapt(theta, x, y, alpha, steps)
+    if adapted.ndim < x.ndim - 1:  # one shared theta and a batch: one row per task
+        adapted = np.broadcast_to(adapted, (*x.shape[:-2], x.shape[-1])).copy()
+    return adapted
+
+
+def _meta_gradients(theta, xs, ys, xq, yq, alpha, steps, first_order):
+    """Unvalidated core of MAML: adapted theta (T, d), meta-gradients (T, d), query loss (T,).
+
+    The query loss after adaptation, L_q(theta_n), depends on theta through every inner step
+    ``theta_{j+1} = theta_j - alpha grad L_s(theta_j)``, whose Jacobian is ``I - alpha H_j``.
+    The chain rule gives ``(I - alpha H_0) ... (I - alpha H_{n-1}) grad L_q(theta_n)``,
+    evaluated right to left with Hessian-vector products. First order drops the H terms.
+    """
+    adapted, curvatures = _adapt(theta, xs, ys, alpha, steps)
+    z = _logits(adapted, xq)
+    p, e = _sigmoid_parts(z)
+    query_loss = _loss_from_logits(z, yq, e)
+    g = _grad(xq, p - yq)
+    if not first_order:
+        for curvature in reversed(curvatures):
+            g = g - alpha * _hvp(xs, curvature, g)
+    return adapted, g, query_loss
+
+
+def maml_meta_gradients(theta, x_support, y_support, x_query, y_query, alpha: float, *,
+                        inner_steps: int = 1, first_order: bool = False) -> np.ndarray:
+    """Per task, the gradient of the query loss after adaptation with respect to theta.
+
+    Exact (second order) by default: the chain of ``(I - alpha H)`` factors through every
+    inner step, via Hessian-vector products. ``first_order=True`` drops them.
+
+    theta (d,) | (T, d), x_support (T, k, d), y_support (T, k), x_query (T, q, d),
+    y_query (T, q) -> (T, d). Unbatched (k, d) inputs give (d,).
+    """
+    theta, xs, ys = _check_model_inputs(theta, x_support, y_support)
+    _, xq, yq = _check_model_inputs(theta, x_query, y_query)
+    if xq.ndim != xs.ndim or xq.shape[:-2] != xs.shape[:-2]:
+        raise ValueError(f"x_query of shape {xq.shape} does not match x_support of shape "
+                         f"{xs.shape} (same tasks and features)")
+    alpha = _check_positive("alpha", alpha)
+    inner_steps = _check_int("inner_steps", inner_steps)
+    _, g, _ = _meta_gradients(theta, xs, ys, xq, yq, alpha, inner_steps, bool(first_order))
+    if g.ndim < xs.ndim - 1:
+        g = np.broadcast_to(g, (*xs.shape[:-2], xs.shape[-1])).copy()
+    return g
+
+
+def _ga_weights(updates: np.ndarray) -> np.ndarray:
+    """Unvalidated ``ga_weights``; updates (T, d) -> (T,)."""
+    scale = np.max(np.abs(updates))
+    if scale == 0:
+        return np.full(updates.shape[0], 1.0 / updates.shape[0])
+    u = updates / scale  # the weights are scale-invariant; this keeps the dot products finite
+    gram = u @ u.T  # gram[i, j] = g_i . g_j
+    return gram.sum(axis=1) / np.abs(gram).sum()
+
+
+def ga_weights(updates) -> np.ndarray:
+    """Gradient-agreement weights of T task updates ``g_i = theta - theta_i'``.
+
+    ``w_i = sum_j g_i.g_j / sum_k sum_j |g_k.g_j|``: a task that agrees with the others gets
+    a large weight, one that opposes them a negative weight; ``sum_i w_i <= 1``. The weights do
+    not change when every update is scaled by the same factor (so alpha cancels for one
+    inner step). If every update is zero, all tasks agree trivially: ``w_i = 1 / T``.
+
+    updates (T, d) -> (T,).
+    """
+    updates = _check_array("updates", updates, (2,))
+    return _ga_weights(updates)
+
+
+def _task_weights(method, theta, adapted):
+    n_tasks = adapted.shape[0]
+    if method == "ga":
+        return _ga_weights(theta - adapted)
+    return np.full(n_tasks, 1.0 / n_tasks)
+
+
+def _step(theta, xs, ys, xq, yq, alpha, beta, method, steps, first_order):
+    """One unvalidated meta-step: new theta (d,), weights (T,), query loss after adaptation (T,).
+
+    The query loss is measured at the theta the step starts from.
+    """
+    if method == "joint":  # no inner loop: fit every task's points with one theta
+        x = np.concatenate([xs, xq], axis=-2)
+        p, _ = _sigmoid_parts(_logits(theta, x))
+        grads = _grad(x, p - np.concatenate([ys, yq], axis=-1))
+        adapted, _ = _adapt(theta, xs, ys, alpha, steps)
+        z = _logits(adapted, xq)
+        loss = _loss_from_logits(z, yq, np.exp(-np.abs(z)))
+    else:
+        adapted, grads, loss = _meta_gradients(theta, xs, ys, xq, yq, alpha, steps, first_order)
+    weights = _task_weights(method, theta, adapted)
+    return theta - beta * (weights @ grads), weights, loss
+
+
+def meta_step(theta, batch: TaskBatch, *, alpha: float, beta: float, method: str = "maml",
+              inner_steps: int = 1, first_order: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """One meta-update of the shared theta on a batch of tasks.
+
+    ``theta <- theta - beta * sum_i w_i * meta_gradient_i``, a vector update: every parameter
+    gets its own step. MAML uses ``w_i = 1 / T``; GA uses ``ga_weights(theta - theta_i')``.
+    ``method="joint"`` is the baseline without inner loop: it follows the mean gradient of
+    each task's support and query loss at theta itself.
+
+    theta (d,), batch with T tasks -> (new theta (d,), weights (T,)).
+    """
+    theta = _check_array("theta", theta, (1,))
+    if not isinstance(batch, TaskBatch):
+        raise ValueError(f"batch must be a TaskBatch, got {type(batch).__name__}")
+    _check_model_inputs(theta, batch.x_support, batch.y_support)
+    _check_model_inputs(theta, batch.x_query, batch.y_query)
+    alpha = _check_positive("alpha", alpha)
+    beta = _check_positive("beta", beta)
+    _check_choice("method", method, METHODS)
+    inner_steps = _check_int("inner_steps", inner_steps)
+    new_theta, weights, _ = _step(theta, batch.x_support, batch.y_support, batch.x_query,
+                                  batch.y_query, alpha, beta, method, inner_steps,
+                                  bool(first_order))
+    return new_theta, weights
+
+
+@dataclass
+class Evaluation:
+    """Per-task query loss and accuracy before and after adaptation, each of shape (T,)."""
+
+    loss_before: np.ndarray
+    accuracy_before: np.ndarray
+    loss_after: np.ndarray
+    accuracy_after: np.ndarray
+
+
+def _evaluate(theta, xs, ys, xq, yq, alpha, steps) -> Evaluation:
+    def loss_and_accuracy(t):
+        z = _logits(t, xq)
+        loss = _loss_from_logits(z, yq, np.exp(-np.abs(z)))
+        return loss, np.mean((z >= 0) == (yq >= 0.5), axis=-1)
+
+    before = loss_and_accuracy(np.broadcast_to(theta, (xs.shape[0], xs.shape[-1])))
+    after = loss_and_accuracy(_adapt(theta, xs, ys, alpha, steps)[0]) if steps else before
+    return Evaluation(*before, *after)
+
+
+def adapt_and_evaluate(theta, batch: TaskBatch, alpha: float, *, steps: int = 1) -> Evaluation:
+    """Adapt theta on each task's support set; report query loss and accuracy, per task.
+
+    ``steps=0`` means no adaptation (after equals before). theta (d,) -> Evaluation of (T,).
+    """
+    theta = _check_array("theta", theta, (1,))
+    if not isinstance(batch, TaskBatch):
+        raise ValueError(f"batch must be a TaskBatch, got {type(batch).__name__}")
+    _check_model_inputs(theta, batch.x_support, batch.y_support)
+    _check_model_inputs(theta, batch.x_query, batch.y_query)
+    alpha = _check_positive("alpha", alpha)
+    steps = _check_int("steps", steps, minimum=0)
+    return _evaluate(theta, batch.x_support, batch.y_support, batch.x_query, batch.y_query,
+                     alpha, steps)
+
+
+@dataclass
+class MetaConfig:
+    """Everything that defines a meta-training run; ``seed`` makes it reproducible."""
+
+    method: str = "ga"  # "maml", "ga" or "joint"
+    alpha: float = 1.0  # inner (task) learning rate
+    beta: float = 1.0  # outer (meta) learning rate
+    n_tasks: int = 10  # T, tasks per meta-batch
+    k_shot: int = 10  # support points per task
+    k_query: int = 10  # query points per task
+    n_features: int = 50  # d
+    epochs: int = 1000  # meta-iterations
+    inner_steps: int = 1
+    first_order: bool = False
+    corrupt_frac: float = 0.0
+    corruption: str = "flip"  # "flip" or "random"
+    seed: int = 0
+    spread: float = 1.0  # how far each task's boundary strays from the shared direction
+    minority_frac: float = 0.0  # fraction of tasks per batch drawn around a second direction
+    minority_angle: float = 120.0  # degrees between the majority and minority directions
+    eval_every: int = 100  # held-out evaluation interval, in meta-iterations
+    eval_tasks: int = 100  # fixed held-out tasks (clean, fresh, majority direction)
+
+    def __post_init__(self) -> None:
+        _check_choice("method", self.method, METHODS)
+        _check_choice("corruption", self.corruption, CORRUPTIONS)
+        for name in ("alpha", "beta"):
+            _check_positive(name, getattr(self, name))
+        for name in ("n_tasks", "k_shot", "k_query", "n_features", "epochs", "inner_steps",
+                     "eval_every", "eval_tasks"):
+            _check_int(name, getattr(self, name))
+        _check_int("seed", self.seed, minimum=0)
+        _check_fraction("corrupt_frac", self.corrupt_frac)
+        _check_fraction("minority_frac", self.minority_frac)
+        minority_direction(self.n_features, self.minority_angle)  # validates the angle
+        if not isinstance(self.first_order, (bool, np.bool_)):
+            raise ValueError(f"first_order must be True or False, got {self.first_order!r}")
+        if not (isinstance(self.spread, (int, float)) and math.isfinite(self.spread)
+                and self.spread >= 0):
+            raise ValueError(f"spread must be a finite number >= 0, got {self.spread!r}")
+
+
+@dataclass
+class History:
+    """What ``meta_train`` recorded. Arrays are pre-allocated; rows past ``epochs_done`` are NaN.
+
+    query_loss : (epochs,) mean query loss after adaptation, at the theta of that iteration.
+    weights : (epochs, T) task weights w_i of every meta-step.
+    corrupted : (epochs, T) bool, which tasks of that batch were corrupted.
+    minority : (epochs, T) bool, which tasks of that batch came from the minority direction.
+    eval_epochs : (n_eval,) iterations after which the held-out tasks were evaluated.
+    eval_accuracy, eval_loss : (n_eval,) held-out query accuracy / loss after adaptation.
+    theta : (d,) the current (at the end: final) meta-parameters; theta_init (d,) the start.
+    """
+
+    config: MetaConfig
+    query_loss: np.ndarray
+    weights: np.ndarray
+    corrupted: np.ndarray
+    minority: np.ndarray
+    eval_epochs: np.ndarray
+    eval_accuracy: np.ndarray
+    eval_loss: np.ndarray
+    theta: np.ndarray
+    theta_init: np.ndarray
+    epochs_done: int = 0
+    seconds: float = 0.0
+
+
+def init_theta(n_features: int, *, rng=None) -> np.ndarray:
+    """A random starting point, ``theta ~ N(0, I / d)`` of shape (d,) (logits of order 1)."""
+    n_features = _check_int("n_features", n_features)
+    return as_generator(rng).standard_normal(n_features) / math.sqrt(n_features)
+
+
+def make_eval_tasks(config: MetaConfig) -> TaskBatch:
+    """The fixed held-out tasks of a run: clean, fresh, the same for every method at one seed."""
+    rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(3)[2])
+    return sample_tasks(config.eval_tasks, config.k_shot, k_query=config.k_query,
+                        n_features=config.n_features, spread=config.spread, rng=rng)
+
+
+CHUNK = 100  # meta-batches drawn per call to the sampler
+
+
+def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | None = None,
+               *, theta0: np.ndarray | None = None) -> History:
+    """Meta-train theta with ``config.method`` for ``config.epochs`` meta-iterations.
+
+    Every iteration samples a fresh batch of ``n_tasks`` tasks, records the query loss after
+    adaptation and the task weights, and applies one ``meta_step``. Every ``eval_every``
+    iterations (and at the end) the fixed held-out tasks are adapted to and scored.
+    ``callback(epoch, history)`` runs after every iteration (epoch counts from 1); live plots
+    hook in there. Raises ValueError if theta stops being finite (beta or alpha too large).
+    """
+    if not isinstance(config, MetaConfig):
+        raise ValueError(f"config must be a MetaConfig, got {type(config).__name__}")
+    if callback is not None and not callable(callback):
+        raise ValueError("callback must be callable or None")
+    c = config
+    init_seq, train_seq, _ = np.random.SeedSequence(c.seed).spawn(3)
+    theta = (init_theta(c.n_features, rng=np.random.default_rng(init_seq)) if theta0 is None
+             else _check_array("theta0", theta0, (1,)).copy())
+    if theta.shape != (c.n_features,):
+        raise ValueError(f"theta0 must have shape ({c.n_features},), got {theta.shape}")
+    rng = np.random.default_rng(train_seq)
+    evals = make_eval_tasks(c)
+    eval_epochs = np.array(sorted({*range(c.eval_every, c.epochs + 1, c.eval_every), c.epochs}))
+    history = History(
+        config=c, query_loss=np.full(c.epochs, np.nan), weights=np.full((c.epochs, c.n_tasks), np.nan),
+        corrupted=np.zeros((c.epochs, c.n_tasks), bool),
+        minority=np.zeros((c.epochs, c.n_tasks), bool), eval_epochs=eval_epochs,
+        eval_accuracy=np.full(len(eval_epochs), np.nan), eval_loss=np.full(len(eval_epochs), np.nan),
+        theta=theta, theta_init=theta.copy())
+    n_corrupt = round(c.corrupt_frac * c.n_tasks)
+    n_minority = round(c.minority_frac * c.n_tasks)
+    direction = default_direction(c.n_features)
+    other = minority_direction(c.n_features, c.minority_angle)
+    start, n_eval = time.perf_counter(), 0
+    epoch = 0
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            for first in range(0, c.epochs, CHUNK):
+                n = min(CHUNK, c.epochs - first)
+                xs, ys, xq, yq, bad, _, odd = _draw_tasks(
+                    rng, n, c.n_tasks, c.k_shot, c.k_query, c.n_features, c.spread, direction,
+                    n_corrupt, c.corruption, n_minority, other)
+                history.corrupted[first:first + n] = bad
+                history.minority[first:first + n] = odd
+                for b in range(n):
+                    epoch = first + b
+                    theta, history.weights[epoch], losses = _step(
+                        theta, xs[b], ys[b], xq[b], yq[b], c.alpha, c.beta, c.method,
+                        c.inner_steps, c.first_order)
+                    history.query_loss[epoch] = losses.mean()
+                    history.theta, history.epochs_done = theta, epoch + 1
+                    if epoch + 1 == eval_epochs[n_eval]:
+                        ev = _evaluate(theta, evals.x_support, evals.y_support, evals.x_query,
+                                       evals.y_query, c.alpha, c.inner_steps)
+                        history.eval_accuracy[n_eval] = ev.accuracy_after.mean()
+                        history.eval_loss[n_eval] = ev.loss_after.mean()
+                        n_eval += 1
+                    if callback is not None:
+                        history.seconds = time.perf_counter() - start
+                        callback(epoch + 1, history)
+    except FloatingPointError as exc:
+        raise ValueError(f"training diverged at iteration {epoch + 1} ({exc}); lower beta "
+                         f"(={c.beta}) or alpha (={c.alpha})") from None
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def config_dict(config: MetaConfig) -> dict:
+    """The config as a plain dict (for printing and CSV files)."""
+    return asdict(config)
