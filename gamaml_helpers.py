@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -83,7 +83,8 @@ def _check_array(name: str, value, ndims: tuple[int, ...]) -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a numeric array: {exc}") from None
     if arr.ndim not in ndims:
-        raise ValueError(f"{name} must have {' or '.join(map(str, ndims))} axes, got shape {arr.shape}")
+        allowed = " or ".join(map(str, ndims))
+        raise ValueError(f"{name} must have {allowed} axes, got shape {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
@@ -694,12 +695,12 @@ def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | No
     rng = np.random.default_rng(train_seq)
     evals = make_eval_tasks(c)
     eval_epochs = np.array(sorted({*range(c.eval_every, c.epochs + 1, c.eval_every), c.epochs}))
+    per_task = (c.epochs, c.n_tasks)
     history = History(
-        config=c, query_loss=np.full(c.epochs, np.nan), weights=np.full((c.epochs, c.n_tasks), np.nan),
-        corrupted=np.zeros((c.epochs, c.n_tasks), bool),
-        minority=np.zeros((c.epochs, c.n_tasks), bool), eval_epochs=eval_epochs,
-        eval_accuracy=np.full(len(eval_epochs), np.nan), eval_loss=np.full(len(eval_epochs), np.nan),
-        theta=theta, theta_init=theta.copy())
+        config=c, query_loss=np.full(c.epochs, np.nan), weights=np.full(per_task, np.nan),
+        corrupted=np.zeros(per_task, bool), minority=np.zeros(per_task, bool),
+        eval_epochs=eval_epochs, eval_accuracy=np.full(len(eval_epochs), np.nan),
+        eval_loss=np.full(len(eval_epochs), np.nan), theta=theta, theta_init=theta.copy())
     n_corrupt = round(c.corrupt_frac * c.n_tasks)
     n_minority = round(c.minority_frac * c.n_tasks)
     direction = default_direction(c.n_features)
@@ -741,3 +742,110 @@ def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | No
 def config_dict(config: MetaConfig) -> dict:
     """The config as a plain dict (for printing and CSV files)."""
     return asdict(config)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plots: every function draws on a given Axes, from a History
+# ---------------------------------------------------------------------------------------------
+
+OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#F0E442",
+             "#000000"]
+
+
+def use_course_style() -> None:
+    """Set the course's matplotlib style: Okabe-Ito colour cycle, small figures, light grid."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update({
+        "axes.prop_cycle": mpl.cycler(color=OKABE_ITO),
+        "figure.figsize": (7.0, 3.2),
+        "figure.dpi": 80,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.titlesize": 11,
+        "axes.labelsize": 10,
+        "legend.fontsize": 9,
+        "legend.frameon": False,
+    })
+
+
+def _check_axes_history(ax, history) -> int:
+    if not hasattr(ax, "plot"):
+        raise ValueError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+    if not isinstance(history, History):
+        raise ValueError(f"history must be a History, got {type(history).__name__}")
+    return history.epochs_done
+
+
+def moving_average(values, window: int) -> np.ndarray:
+    """Trailing mean over ``window`` values (shorter at the start): (n,) -> (n,)."""
+    values = _check_array("values", values, (1,))
+    window = _check_int("window", window)
+    csum = np.cumsum(np.insert(values, 0, 0.0))
+    n = np.arange(1, len(values) + 1)
+    lo = np.maximum(n - window, 0)
+    return (csum[n] - csum[lo]) / (n - lo)
+
+
+def plot_loss(ax, history: History, *, label: str | None = None, color: str | None = None,
+              window: int = 25):
+    """Query loss after adaptation over meta-iterations: raw (faint) and a moving average."""
+    done = _check_axes_history(ax, history)
+    method = history.config.method
+    color = color or COLORS.get(method, OKABE_ITO[0])
+    label = label or method.upper()
+    lines = []
+    if done:
+        epochs = np.arange(1, done + 1)
+        loss = history.query_loss[:done]
+        lines += ax.plot(epochs, loss, color=color, alpha=0.2, linewidth=0.8)
+        lines += ax.plot(epochs, moving_average(loss, window), color=color, label=label)
+    ax.set(title="Query loss after adaptation", xlabel="meta-iteration",
+           ylabel="mean query BCE")
+    ax.legend(loc="upper right")
+    return lines
+
+
+def plot_weights(ax, history: History, *, max_points: int = 4000):
+    """Task weights w_i of every meta-step, clean and corrupted tasks coloured apart.
+
+    Dots are individual weights (thinned to about ``max_points``); lines are the mean weight
+    of clean and of corrupted tasks per iteration (moving average); dashed: 1/T, MAML's weight.
+    """
+    done = _check_axes_history(ax, history)
+    n_tasks = history.config.n_tasks
+    artists = [ax.axhline(1.0 / n_tasks, color="black", linestyle="--", linewidth=1,
+                          label="1/T (MAML)")]
+    if done:
+        w, bad = history.weights[:done], history.corrupted[:done]
+        epochs = np.broadcast_to(np.arange(1, done + 1)[:, None], w.shape)
+        stride = max(1, w.size // max_points)
+        for mask, name in ((~bad, "clean"), (bad, "corrupted")):
+            if not mask.any():
+                continue
+            artists.append(ax.scatter(epochs[mask][::stride], w[mask][::stride], s=4,
+                                      color=COLORS[name], alpha=0.25, linewidths=0))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.where(mask.any(1), (w * mask).sum(1) / mask.sum(1), np.nan)
+            rows = ~np.isnan(mean)
+            artists += ax.plot(epochs[rows, 0], moving_average(mean[rows], 25),
+                               color=COLORS[name], label=f"{name} tasks (mean)")
+    ax.set(title="Task weights $w_i$", xlabel="meta-iteration", ylabel="weight $w_i$")
+    ax.legend(loc="upper right")
+    return artists
+
+
+def plot_eval_accuracy(ax, history: History, *, label: str | None = None,
+                       color: str | None = None):
+    """Held-out accuracy after adaptation at each evaluation point."""
+    _check_axes_history(ax, history)
+    method = history.config.method
+    done = ~np.isnan(history.eval_accuracy)
+    lines = ax.plot(history.eval_epochs[done], history.eval_accuracy[done], marker="o",
+                    color=color or COLORS.get(method, OKABE_ITO[0]), label=label or method.upper())
+    ax.set(title="Held-out accuracy after adaptation", xlabel="meta-iteration",
+           ylabel="query accuracy")
+    ax.legend(loc="lower right")
+    return lines
