@@ -325,13 +325,14 @@ def sigmoid(z) -> np.ndarray:
     return _sigmoid_parts(z)[0]
 
 
-def _loss_from_logits(z: np.ndarray, y: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """Mean BCE over the last axis, from logits: ``softplus(z) - y z``, with e = exp(-|z|).
+def _loss_from_logits(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean BCE over the last axis, from logits: ``softplus(z) - y z``.
 
     ``-y log p - (1 - y) log(1 - p)`` with ``p = sigmoid(z)`` equals
-    ``max(z, 0) + log(1 + exp(-|z|)) - y z``: no log(0), no overflow.
+    ``log(1 + exp(z)) - y z = max(z, 0) + log(1 + exp(-|z|)) - y z``: no log(0), no
+    overflow. ``np.logaddexp(0, z)`` computes ``log(1 + exp(z))`` in exactly that way.
     """
-    return np.mean(np.maximum(z, 0.0) - y * z + np.log1p(e), axis=-1)
+    return np.mean(np.logaddexp(0.0, z) - y * z, axis=-1)
 
 
 def _grad(x: np.ndarray, residual: np.ndarray) -> np.ndarray:
@@ -354,7 +355,7 @@ def bce_loss(theta, x, y) -> np.ndarray | float:
     """
     theta, x, y = _check_model_inputs(theta, x, y)
     z = _logits(theta, x)
-    return _loss_from_logits(z, y, np.exp(-np.abs(z)))[()]
+    return _loss_from_logits(z, y)[()]
 
 
 def bce_grad(theta, x, y) -> np.ndarray:
@@ -405,7 +406,7 @@ def accuracy(theta, x, y) -> np.ndarray | float:
 # ---------------------------------------------------------------------------------------------
 
 
-def _adapt(theta, x, y, alpha, steps):
+def _adapt(theta, x, y, alpha, steps, need_curvature=True):
     """Run ``steps`` gradient steps per task.
 
     Returns the adapted parameters (T, d) and, for the exact meta-gradient, the curvature
@@ -414,7 +415,8 @@ def _adapt(theta, x, y, alpha, steps):
     curvatures = []
     for _ in range(steps):
         p, e = _sigmoid_parts(_logits(theta, x))
-        curvatures.append(e / (1.0 + e) ** 2)
+        if need_curvature:
+            curvatures.append(e / np.square(1.0 + e))
         theta = theta - alpha * _grad(x, p - y)
     return theta, curvatures
 
@@ -441,10 +443,10 @@ def _meta_gradients(theta, xs, ys, xq, yq, alpha, steps, first_order):
     The chain rule gives ``(I - alpha H_0) ... (I - alpha H_{n-1}) grad L_q(theta_n)``,
     evaluated right to left with Hessian-vector products. First order drops the H terms.
     """
-    adapted, curvatures = _adapt(theta, xs, ys, alpha, steps)
+    adapted, curvatures = _adapt(theta, xs, ys, alpha, steps, not first_order)
     z = _logits(adapted, xq)
-    p, e = _sigmoid_parts(z)
-    query_loss = _loss_from_logits(z, yq, e)
+    p = _sigmoid_parts(z)[0]
+    query_loss = _loss_from_logits(z, yq)
     g = _grad(xq, p - yq)
     if not first_order:
         for curvature in reversed(curvatures):
@@ -517,7 +519,7 @@ def _step(theta, xs, ys, xq, yq, alpha, beta, method, steps, first_order):
         grads = _grad(x, p - np.concatenate([ys, yq], axis=-1))
         adapted, _ = _adapt(theta, xs, ys, alpha, steps)
         z = _logits(adapted, xq)
-        loss = _loss_from_logits(z, yq, np.exp(-np.abs(z)))
+        loss = _loss_from_logits(z, yq)
     else:
         adapted, grads, loss = _meta_gradients(theta, xs, ys, xq, yq, alpha, steps, first_order)
     weights = _task_weights(method, theta, adapted)
@@ -563,7 +565,7 @@ class Evaluation:
 def _evaluate(theta, xs, ys, xq, yq, alpha, steps) -> Evaluation:
     def loss_and_accuracy(t):
         z = _logits(t, xq)
-        loss = _loss_from_logits(z, yq, np.exp(-np.abs(z)))
+        loss = _loss_from_logits(z, yq)
         return loss, np.mean((z >= 0) == (yq >= 0.5), axis=-1)
 
     before = loss_and_accuracy(np.broadcast_to(theta, (xs.shape[0], xs.shape[-1])))
