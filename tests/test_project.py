@@ -1,0 +1,271 @@
+"""Project-level checks: dependency lists agree, CI runs the README's command, notebooks are
+clean, and ruff is happy. Each test reads files of the repository; none needs the network."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+MAX_NOTEBOOK_BYTES = 1_500_000
+TEMPLATE_SECTIONS = ("Aims", "Theory", "Practice", "Discussion", "Exercises")
+
+# conda-forge name -> PyPI name, where the two differ.
+CONDA_TO_PIP = {"playwright-python": "playwright"}
+# Entries that are not packages of the course: the interpreter, the installer, the repo.
+NOT_PACKAGES = {"python", "pip"}
+
+
+# ---------------------------------------------------------------------------
+# requirements.txt and environment.yml
+# ---------------------------------------------------------------------------
+
+
+def normalise(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+def split_requirement(spec: str) -> tuple[str, str]:
+    """'numpy>=2.0' -> ('numpy', '>=2.0'); 'pip' -> ('pip', '')."""
+    match = re.fullmatch(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*?)\s*", spec)
+    assert match, f"cannot parse requirement {spec!r}"
+    return normalise(match.group(1)), match.group(2).replace(" ", "")
+
+
+def parse_requirements(text: str) -> dict[str, str]:
+    """Package -> version bound, from requirements.txt (comments, blanks and -e lines skipped)."""
+    packages = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        name, bound = split_requirement(line)
+        packages[name] = bound
+    return packages
+
+
+def parse_environment(text: str) -> tuple[dict[str, str], list[str]]:
+    """(conda package -> bound, pip-section lines) from this repo's simple environment.yml.
+
+    Only the shape used here is understood: a top-level `dependencies:` list of `- spec`
+    items, one of which is `- pip:` followed by a more indented list.
+    """
+    conda: dict[str, str] = {}
+    pip: list[str] = []
+    section = None  # None, "deps" or "pip"
+    deps_indent = None
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent == 0:
+            section = "deps" if line == "dependencies:" else None
+            continue
+        if section is None:
+            continue
+        item = line.strip()
+        assert item.startswith("- "), f"unexpected line in dependencies: {raw!r}"
+        value = item[2:].strip()
+        if deps_indent is None:
+            deps_indent = indent
+        if indent == deps_indent:
+            if value == "pip:":
+                section = "pip"
+                continue
+            section = "deps"
+            name, bound = split_requirement(value)
+            conda[CONDA_TO_PIP.get(name, name)] = bound
+        elif section == "pip":
+            pip.append(value)
+        else:
+            raise AssertionError(f"unexpected indentation in dependencies: {raw!r}")
+    return conda, pip
+
+
+def test_requirements_and_environment_agree() -> None:
+    requirements_text = (ROOT / "requirements.txt").read_text()
+    pip_packages = parse_requirements(requirements_text)
+    conda_all, pip_section = parse_environment((ROOT / "environment.yml").read_text())
+    conda_packages = {k: v for k, v in conda_all.items() if k not in NOT_PACKAGES}
+
+    assert pip_packages, "requirements.txt lists no packages"
+    assert conda_packages == pip_packages, (
+        "requirements.txt and environment.yml differ:\n"
+        f"  only in requirements.txt: {sorted(pip_packages.items() - conda_packages.items())}\n"
+        f"  only in environment.yml:  {sorted(conda_packages.items() - pip_packages.items())}"
+    )
+    assert "-e ." in [line.strip() for line in requirements_text.splitlines()]
+    assert pip_section == ["-e ."], f"environment.yml pip section should be ['-e .']: {pip_section}"
+    assert conda_all.get("python") == "=3.11", "environment.yml should pin python=3.11"
+    assert "pip" in conda_all, "environment.yml should list pip (for its pip: section)"
+
+
+def test_numpy_2_is_required() -> None:
+    bound = parse_requirements((ROOT / "requirements.txt").read_text()).get("numpy", "")
+    match = re.fullmatch(r">=(\d+)(\.\d+)*", bound)
+    assert match and int(match.group(1)) >= 2, f"requirements.txt should say numpy>=2: {bound!r}"
+
+
+def test_pyproject_does_not_duplicate_dependencies() -> None:
+    text = (ROOT / "pyproject.toml").read_text()
+    match = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.MULTILINE | re.DOTALL)
+    listed = match.group(1).split("#", 1)[0].strip() if match else ""
+    assert listed == "", "runtime dependencies belong in requirements.txt only"
+
+
+# ---------------------------------------------------------------------------
+# README test command == what .ci/run runs
+# ---------------------------------------------------------------------------
+
+
+def extract_readme_command(marker: str) -> str:
+    """The single line between <!-- marker --> and <!-- /marker --> in README.md, unfenced.
+
+    The same rule as extract_test_command in .ci/run (awk there, Python here).
+    """
+    text = (ROOT / "README.md").read_text()
+    match = re.search(rf"<!-- {marker} -->\n(.*?)<!-- /{marker} -->", text, re.DOTALL)
+    assert match, f"README.md has no <!-- {marker} --> ... <!-- /{marker} --> block"
+    lines = [
+        line
+        for line in match.group(1).splitlines()
+        if line.strip() and not line.lstrip().startswith("```")
+    ]
+    assert len(lines) == 1, f"expected one command line between the {marker} markers: {lines}"
+    return lines[0]
+
+
+def test_readme_commands_are_complete() -> None:
+    test_command = extract_readme_command("test-command")
+    setup_command = extract_readme_command("setup-command")
+    for command in (test_command, setup_command):
+        assert command.startswith("python3 -m venv .venv && "), command
+        assert ".venv/bin/pip install -r requirements.txt" in command, command
+        assert "source " not in command, command
+    assert "pytest" in test_command
+    assert "jupyter lab notebooks/" in setup_command
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    command = extract_readme_command("test-command")
+    assert command and "pytest" in command
+
+    ci_script = ROOT / ".ci" / "run"
+    ci_text = ci_script.read_text()
+    assert ci_text.startswith("#!/usr/bin/env bash") or ci_text.startswith("#!/bin/bash")
+    assert "set -euo pipefail" in ci_text
+    assert ci_script.stat().st_mode & 0o111, ".ci/run must be executable"
+    # It reads the command from the README instead of keeping its own copy ...
+    assert "README.md" in ci_text and "test-command" in ci_text
+    assert command not in ci_text, ".ci/run hard-codes the README test command"
+    code_lines = [
+        line.strip()
+        for line in ci_text.splitlines()
+        if line.strip() and not line.strip().startswith(("#", "echo "))
+    ]
+    for line in code_lines:
+        assert "pytest" not in line and "requirements.txt" not in line, (
+            f".ci/run should run the README's command, not its own: {line!r}"
+        )
+    # ... runs it verbatim ...
+    assert 'bash -c "$test_command"' in ci_text
+    # ... and its extraction gives exactly what the README says.
+    printed = subprocess.run(
+        ["bash", str(ci_script), "--print-test-command"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert printed == command + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Notebook hygiene
+# ---------------------------------------------------------------------------
+
+
+def test_course_has_notebooks() -> None:
+    assert NOTEBOOKS, f"no notebooks in {NOTEBOOK_DIR}: the course must have them"
+
+
+def headings(notebook: nbformat.NotebookNode) -> list[str]:
+    found = []
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            match = re.match(r"\s{0,3}#{1,6}\s+(.*)", line)
+            if match:
+                found.append(match.group(1).strip())
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    NOTEBOOKS or [pytest.param(None, id="no-notebooks")],
+    ids=lambda p: p.name if isinstance(p, Path) else str(p),
+)
+def test_notebook_hygiene(path: Path | None) -> None:
+    assert path is not None, f"no notebooks in {NOTEBOOK_DIR}: the course must have them"
+
+    size = path.stat().st_size
+    assert size < MAX_NOTEBOOK_BYTES, f"{path.name} is {size} bytes (limit {MAX_NOTEBOOK_BYTES})"
+
+    json.loads(path.read_text(encoding="utf-8"))  # plain JSON first: clearer error if broken
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+
+    kernel = notebook.metadata.get("kernelspec", {}).get("name")
+    assert kernel == "python3", f"kernelspec name is {kernel!r}, expected 'python3'"
+
+    assert notebook.cells, "notebook has no cells"
+    first = notebook.cells[0]
+    first_line = first.source.lstrip().splitlines()[0] if first.source.strip() else ""
+    assert first.cell_type == "markdown" and first_line.startswith("# "), (
+        f"first cell should be a markdown '# Title', got {first.cell_type}: {first_line!r}"
+    )
+
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    counts = [cell.execution_count for cell in code_cells]
+    assert counts == list(range(1, len(code_cells) + 1)), (
+        f"code cells not executed once, in order, from a fresh kernel: {counts}"
+    )
+    for number, cell in enumerate(code_cells, start=1):
+        for output in cell.outputs:
+            assert output.output_type != "error", (
+                f"code cell {number} has an error output: {output.get('ename')}"
+            )
+            assert not (output.output_type == "stream" and output.name == "stderr"), (
+                f"code cell {number} wrote to stderr: {''.join(output.text)[:200]!r}"
+            )
+
+    found = headings(notebook)
+    for section in TEMPLATE_SECTIONS:
+        assert any(re.search(rf"\b{section}\b", h, re.IGNORECASE) for h in found), (
+            f"no '{section}' heading; headings are {found}"
+        )
+
+
+# ---------------------------------------------------------------------------
+# Lint
+# ---------------------------------------------------------------------------
+
+
+def test_ruff_check_passes() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
