@@ -18,6 +18,8 @@ private ``_`` functions they call skip validation; ``meta_train`` uses those in 
 
 from __future__ import annotations
 
+import html
+import io
 import math
 import time
 from collections.abc import Callable
@@ -92,22 +94,26 @@ def _check_array(name: str, value, ndims: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
-def _check_model_inputs(theta, x, y=None):
-    """Validate ``theta (d,) | (T, d)``, ``x (k, d) | (T, k, d)``, ``y (k,) | (T, k)``."""
-    theta = _check_array("theta", theta, (1, 2))
-    x = _check_array("x", x, (2, 3))
+def _check_model_inputs(theta, x, y=None, names=("theta", "x", "y")):
+    """Validate ``theta (d,) | (T, d)``, ``x (k, d) | (T, k, d)``, ``y (k,) | (T, k)``.
+
+    ``names`` are the caller's argument names, used in the error messages.
+    """
+    tn, xn, yn = names
+    theta = _check_array(tn, theta, (1, 2))
+    x = _check_array(xn, x, (2, 3))
     if x.shape[-1] != theta.shape[-1]:
-        raise ValueError(f"x has {x.shape[-1]} features but theta has {theta.shape[-1]}")
+        raise ValueError(f"{xn} has {x.shape[-1]} features but {tn} has {theta.shape[-1]}")
     if theta.ndim == 2 and (x.ndim != 3 or x.shape[0] != theta.shape[0]):
-        raise ValueError(f"theta of shape {theta.shape} needs x of shape (T, k, d) with "
-                         f"T={theta.shape[0]}, got x of shape {x.shape}")
+        raise ValueError(f"{tn} of shape {theta.shape} needs {xn} of shape (T, k, d) with "
+                         f"T={theta.shape[0]}, got {xn} of shape {x.shape}")
     if y is None:
         return theta, x
-    y = _check_array("y", y, (1, 2))
+    y = _check_array(yn, y, (1, 2))
     if y.shape != x.shape[:-1]:
-        raise ValueError(f"y must have shape {x.shape[:-1]} to match x, got {y.shape}")
+        raise ValueError(f"{yn} must have shape {x.shape[:-1]} to match {xn}, got {y.shape}")
     if np.any((y < 0) | (y > 1)):
-        raise ValueError("y must hold labels in [0, 1]")
+        raise ValueError(f"{yn} must hold labels in [0, 1]")
     return theta, x, y
 
 
@@ -144,9 +150,16 @@ def sample_points(k: int, n_features: int = 50, *, rng=None) -> tuple[np.ndarray
 
 
 def default_direction(n_features: int) -> np.ndarray:
-    """The family's shared direction: ``(1, ..., 1) / sqrt(d)``, a unit vector of shape (d,)."""
+    """The family's shared direction, a unit vector of shape (d,): ``linspace(-1, 1, d)``, scaled.
+
+    Its entries sum to 0 (d > 1), so it is orthogonal to ``(1, ..., 1)``: moving every
+    parameter by the same amount (the book's scalar bug) cannot find it.
+    """
     n_features = _check_int("n_features", n_features)
-    return np.full(n_features, 1.0 / math.sqrt(n_features))
+    if n_features == 1:
+        return np.ones(1)
+    u = np.linspace(-1.0, 1.0, n_features)
+    return u / np.linalg.norm(u)
 
 
 @dataclass
@@ -225,7 +238,9 @@ def _draw_tasks(rng, n_batches, n_tasks, k, q, d, spread, direction, n_corrupt, 
     minority = _random_subset(rng, shape, n_minority)
     centre = np.where(minority[..., None], minority_dir, direction) if n_minority else direction
     w = centre + (spread / math.sqrt(d)) * rng.standard_normal((*shape, d))
-    x = rng.uniform(-1.0, 1.0, (*shape, k + q, d))  # uniform is 4x cheaper to draw than normal
+    x = rng.random((*shape, k + q, d))  # uniform in [-1, 1): cheaper to draw than normal
+    x *= 2.0
+    x -= 1.0
     y = (np.matmul(x, w[..., None])[..., 0] > 0).astype(float)
     corrupted = _random_subset(rng, shape, n_corrupt)
     if n_corrupt:
@@ -315,7 +330,7 @@ def _sigmoid_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     For z >= 0, sigmoid(z) = 1 / (1 + e); for z < 0, sigmoid(z) = e / (1 + e). ``exp`` only
     ever sees a number <= 0, so it cannot overflow.
     """
-    e = np.exp(-np.abs(z))
+    e = np.exp(-np.abs(z))  # underflows to exactly 0 for |z| > ~745: the right answer
     return np.where(z >= 0, 1.0, e) / (1.0 + e), e
 
 
@@ -381,7 +396,7 @@ def bce_hvp(theta, x, v) -> np.ndarray:
     """
     theta, x = _check_model_inputs(theta, x)
     v = _check_array("v", v, (1, 2))
-    _check_model_inputs(v, x)  # v needs the same shape rules as theta
+    _check_model_inputs(v, x, names=("v", "x", "y"))  # v: the same shape rules as theta
     return _hvp(x, _curvature(theta, x), v)
 
 
@@ -464,8 +479,10 @@ def maml_meta_gradients(theta, x_support, y_support, x_query, y_query, alpha: fl
     theta (d,) | (T, d), x_support (T, k, d), y_support (T, k), x_query (T, q, d),
     y_query (T, q) -> (T, d). Unbatched (k, d) inputs give (d,).
     """
-    theta, xs, ys = _check_model_inputs(theta, x_support, y_support)
-    _, xq, yq = _check_model_inputs(theta, x_query, y_query)
+    theta, xs, ys = _check_model_inputs(theta, x_support, y_support,
+                                        names=("theta", "x_support", "y_support"))
+    _, xq, yq = _check_model_inputs(theta, x_query, y_query,
+                                    names=("theta", "x_query", "y_query"))
     if xq.ndim != xs.ndim or xq.shape[:-2] != xs.shape[:-2]:
         raise ValueError(f"x_query of shape {xq.shape} does not match x_support of shape "
                          f"{xs.shape} (same tasks and features)")
@@ -540,8 +557,10 @@ def meta_step(theta, batch: TaskBatch, *, alpha: float, beta: float, method: str
     theta = _check_array("theta", theta, (1,))
     if not isinstance(batch, TaskBatch):
         raise ValueError(f"batch must be a TaskBatch, got {type(batch).__name__}")
-    _check_model_inputs(theta, batch.x_support, batch.y_support)
-    _check_model_inputs(theta, batch.x_query, batch.y_query)
+    _check_model_inputs(theta, batch.x_support, batch.y_support,
+                        names=("theta", "batch.x_support", "batch.y_support"))
+    _check_model_inputs(theta, batch.x_query, batch.y_query,
+                        names=("theta", "batch.x_query", "batch.y_query"))
     alpha = _check_positive("alpha", alpha)
     beta = _check_positive("beta", beta)
     _check_choice("method", method, METHODS)
@@ -581,8 +600,10 @@ def adapt_and_evaluate(theta, batch: TaskBatch, alpha: float, *, steps: int = 1)
     theta = _check_array("theta", theta, (1,))
     if not isinstance(batch, TaskBatch):
         raise ValueError(f"batch must be a TaskBatch, got {type(batch).__name__}")
-    _check_model_inputs(theta, batch.x_support, batch.y_support)
-    _check_model_inputs(theta, batch.x_query, batch.y_query)
+    _check_model_inputs(theta, batch.x_support, batch.y_support,
+                        names=("theta", "batch.x_support", "batch.y_support"))
+    _check_model_inputs(theta, batch.x_query, batch.y_query,
+                        names=("theta", "batch.x_query", "batch.y_query"))
     alpha = _check_positive("alpha", alpha)
     steps = _check_int("steps", steps, minimum=0)
     return _evaluate(theta, batch.x_support, batch.y_support, batch.x_query, batch.y_query,
@@ -623,11 +644,15 @@ class MetaConfig:
         _check_int("seed", self.seed, minimum=0)
         _check_fraction("corrupt_frac", self.corrupt_frac)
         _check_fraction("minority_frac", self.minority_frac)
-        minority_direction(self.n_features, self.minority_angle)  # validates the angle
+        try:
+            minority_direction(self.n_features, self.minority_angle)  # validates the angle
+        except ValueError as exc:
+            raise ValueError(f"minority_angle: {exc}") from None
         if not isinstance(self.first_order, (bool, np.bool_)):
             raise ValueError(f"first_order must be True or False, got {self.first_order!r}")
-        if not (isinstance(self.spread, (int, float)) and math.isfinite(self.spread)
-                and self.spread >= 0):
+        if isinstance(self.spread, bool) or not (
+                isinstance(self.spread, (int, float, np.integer, np.floating))
+                and math.isfinite(self.spread) and self.spread >= 0):
             raise ValueError(f"spread must be a finite number >= 0, got {self.spread!r}")
 
 
@@ -806,7 +831,8 @@ def plot_loss(ax, history: History, *, label: str | None = None, color: str | No
         lines += ax.plot(epochs, moving_average(loss, window), color=color, label=label)
     ax.set(title="Query loss after adaptation", xlabel="meta-iteration",
            ylabel="mean query BCE")
-    ax.legend(loc="upper right")
+    if ax.get_legend_handles_labels()[0]:  # no legend (and no warning) before any data
+        ax.legend(loc="upper right")
     return lines
 
 
@@ -851,3 +877,490 @@ def plot_eval_accuracy(ax, history: History, *, label: str | None = None,
            ylabel="query accuracy")
     ax.legend(loc="lower right")
     return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Widgets: one small explorer each for notebooks 02-04, and the playground of notebook 05
+# ---------------------------------------------------------------------------------------------
+# The factories build a widget object and return it without displaying it: a notebook shows it
+# by leaving it as the last expression of a cell, and the tests drive it without a kernel (set a
+# control's ``value``, call ``train_button.click()``). ipywidgets and matplotlib are imported
+# inside the functions that need them, so numpy-only users of the module never load them.
+# Each plot is one matplotlib ``Figure`` (not pyplot: nothing leaks or shows by itself), made
+# once and re-rendered to PNG bytes in an ``ipywidgets.Image``: no flicker, no new figure per
+# update, no ipympl. Training stays in ``meta_train``; the widgets only read controls and draw.
+
+PLAYGROUND_METHODS = ("maml", "ga", "both")
+
+
+class LivePlot:
+    """One matplotlib Figure shown as a PNG in an ``ipywidgets.Image``, redrawn in place.
+
+    Parameters
+    ----------
+    n_axes : number of side-by-side axes.
+    name : the image gets the CSS class ``gamaml-plot-<name>`` (the browser test uses it).
+    figsize, dpi : size in inches and pixels per inch; a modest dpi keeps redrawing fast.
+
+    Attributes: ``figure``, ``axes`` (list of Axes), ``image`` (the widget), ``redraws``.
+    """
+
+    def __init__(self, n_axes: int = 1, *, name: str = "plot",
+                 figsize: tuple[float, float] = (4.2, 2.8), dpi: int = 72):
+        import ipywidgets as widgets
+        from matplotlib.figure import Figure
+
+        width, height = figsize
+        self.figure = Figure(figsize=figsize, dpi=dpi)  # fixed margins (in inches): a layout
+        self.figure.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width,  # engine would
+                                    bottom=0.5 / height, top=1 - 0.3 / height,  # draw twice
+                                    wspace=0.3)
+        self.axes = list(self.figure.subplots(1, _check_int("n_axes", n_axes), squeeze=False)[0])
+        self.image = widgets.Image(format="png")
+        self.image.add_class(f"gamaml-plot-{name}")
+        self.redraws = 0
+
+    def redraw(self, draw: Callable[..., object]) -> None:
+        """Remove the plotted data, call ``draw(*axes)``, render and show the new PNG.
+
+        Only the data artists are removed (not ``ax.clear()``): the axes keep their tick
+        objects, which makes a redraw about twice as fast.
+        """
+        for ax in self.axes:
+            for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts]:
+                artist.remove()
+            if ax.legend_ is not None:
+                ax.legend_.remove()
+            ax.relim()
+            ax.set_autoscale_on(True)
+        draw(*self.axes)
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png")
+        self.image.value = buffer.getvalue()
+        self.redraws += 1
+
+
+LABEL_WIDTH = "125px"  # of every control's description, so that the controls line up
+
+
+def _log_slider(description: str, value: float, low: float, high: float):
+    """A slider over [10**low, 10**high] with log-spaced steps; it reports only on release."""
+    import ipywidgets as widgets
+
+    return widgets.FloatLogSlider(value=value, base=10, min=low, max=high, step=0.05,
+                                  description=description, readout_format=".3g",
+                                  continuous_update=False,
+                                  style={"description_width": LABEL_WIDTH})
+
+
+def _int_slider(description: str, value: int, low: int, high: int, step: int = 1):
+    """An integer slider that reports its value only on release."""
+    import ipywidgets as widgets
+
+    return widgets.IntSlider(value=value, min=low, max=high, step=step, description=description,
+                             continuous_update=False, style={"description_width": LABEL_WIDTH})
+
+
+def _fraction_slider(description: str, value: float, high: float, step: float):
+    """A slider over [0, high] that reports its value only on release."""
+    import ipywidgets as widgets
+
+    return widgets.FloatSlider(value=value, min=0.0, max=high, step=step, description=description,
+                               continuous_update=False, style={"description_width": LABEL_WIDTH})
+
+
+def _choice(description: str, options, value):
+    """A row of toggle buttons, one per option (a label or a (label, value) pair)."""
+    import ipywidgets as widgets
+
+    return widgets.ToggleButtons(options=options, value=value, description=description,
+                                 style={"description_width": LABEL_WIDTH, "button_width": "64px"})
+
+
+def _in_range(name: str, value, low: float, high: float):
+    """Return ``value`` if it lies in [low, high] (the range of its control), else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not low <= value <= high:
+        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+    return value
+
+
+def mean_task_weights(history: History, *, last: int | None = None) -> dict[str, float]:
+    """Mean weight ``w_i`` of clean and of corrupted tasks over the ``last`` iterations run.
+
+    ``last=None`` averages over every iteration done. A group without tasks gets NaN.
+    Returns ``{"clean": float, "corrupted": float}``.
+    """
+    if not isinstance(history, History):
+        raise ValueError(f"history must be a History, got {type(history).__name__}")
+    done = history.epochs_done
+    last = done if last is None else min(_check_int("last", last), done)
+    w = history.weights[done - last:done]
+    bad = history.corrupted[done - last:done]
+    return {name: float(w[mask].mean()) if mask.any() else math.nan
+            for name, mask in (("clean", ~bad), ("corrupted", bad))}
+
+
+class Dashboard:
+    """What every course widget has: controls, a status line, plots, one container.
+
+    Attributes
+    ----------
+    widget : the ipywidgets container. Showing the Dashboard in a notebook shows it.
+    controls : dict name -> control widget (set ``.value`` to change a setting).
+    status : ``ipywidgets.HTML`` line with progress, results or a readable error.
+    message : the status line's plain text.
+    plots : dict name -> LivePlot.
+    """
+
+    message: str = ""
+    widget: object
+    controls: dict
+    status: object
+    plots: dict
+
+    def values(self) -> dict:
+        """The current value of every control, by name."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        """Show ``text`` in the status line (an error in the course's vermillion).
+
+        ``message`` keeps the plain text; ``status.value`` is its HTML.
+        """
+        self.message = text
+        style = f' style="color: {COLORS["ga"]}"' if error else ""
+        self.status.value = f"<span{style}>{'⚠ ' if error else ''}{html.escape(text)}</span>"
+
+    def _build(self, rows: list, css_class: str) -> None:
+        """Create ``status`` and put ``rows`` of widgets into ``widget`` (one VBox)."""
+        import ipywidgets as widgets
+
+        self.status = widgets.HTML()
+        self.status.add_class("gamaml-status")
+        self.widget = widgets.VBox([*rows, self.status,
+                                    widgets.HBox([p.image for p in self.plots.values()],
+                                                 layout=widgets.Layout(flex_flow="row wrap"))])
+        self.widget.add_class(css_class)
+        for name, control in self.controls.items():
+            control.add_class(f"gamaml-{name.replace('_', '-')}")
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """Jupyter shows ``widget``; plain-text viewers (e.g. GitHub) get one line instead."""
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = (f"{type(self).__name__}: interactive widget, run the notebook "
+                                "in Jupyter to use it")
+        return bundle
+
+
+class Explorer(Dashboard):
+    """A small widget: moving a control (on release) recomputes and redraws at once.
+
+    ``update(plot, **values)`` does the work: it draws on ``plot`` (a LivePlot) and returns
+    ``(result, message)``; ``result`` is kept in ``.result`` and ``message`` goes to the status
+    line. A ValueError shows as a readable message; the explorer keeps working.
+    """
+
+    def __init__(self, controls: dict, update: Callable, *, name: str, n_axes: int = 2,
+                 figsize: tuple[float, float] = (8.0, 2.8)):
+        import ipywidgets as widgets
+
+        self.controls = controls
+        self.plots = {"main": LivePlot(n_axes, name=name, figsize=figsize)}
+        self.result = None
+        self._update = update
+        self._build([widgets.HBox(list(controls.values()),
+                                  layout=widgets.Layout(flex_flow="row wrap"))],
+                    f"gamaml-{name}")
+        for control in controls.values():
+            control.observe(lambda _change: self.refresh(), names="value")
+        self.refresh()
+
+    @property
+    def plot(self) -> LivePlot:
+        return self.plots["main"]
+
+    def refresh(self) -> None:
+        """Recompute with the current control values and redraw; never raises ValueError."""
+        try:
+            self.result, message = self._update(self.plot, **self.values())
+        except ValueError as exc:
+            self.say(str(exc), error=True)
+        else:
+            self.say(message)
+
+
+def make_gd_explorer(*, seed: int = 0, n_features: int = 50) -> Explorer:
+    """Notebook 02: gradient descent on ONE task, support versus query loss and accuracy.
+
+    Controls: ``lr`` (learning rate, log scale), ``steps``, ``k_shot`` (support points, the
+    first k of a fixed pool). The query set has 500 points. ``.result`` is a dict of arrays
+    over steps 0..steps: ``support_loss``, ``query_loss``, ``support_accuracy``,
+    ``query_accuracy``. Start: theta = 0 (loss ln 2, accuracy 1/2).
+    """
+    _check_int("seed", seed, minimum=0)
+    task = sample_tasks(1, 100, k_query=500, n_features=n_features, rng=seed)
+    controls = {"lr": _log_slider("learning rate", 1.0, -2, 2),
+                "steps": _int_slider("steps", 50, 1, 300),
+                "k_shot": _int_slider("support points", 10, 1, 100)}
+
+    def update(plot, *, lr, steps, k_shot):
+        xs, ys = task.x_support[0, :k_shot], task.y_support[0, :k_shot]
+        thetas = [np.zeros(n_features)]
+        for _ in range(steps):
+            thetas.append(inner_update(thetas[-1], xs, ys, lr))
+        thetas = np.array(thetas)  # (steps + 1, d): score every iterate at once
+        curves, n = {}, steps + 1
+        for part, x, y in (("support", xs, ys), ("query", task.x_query[0], task.y_query[0])):
+            x, y = np.broadcast_to(x, (n, *x.shape)), np.broadcast_to(y, (n, *y.shape))
+            curves[f"{part}_loss"] = bce_loss(thetas, x, y)
+            curves[f"{part}_accuracy"] = accuracy(thetas, x, y)
+
+        def draw(ax_loss, ax_acc):
+            for part, color in (("support", COLORS["maml"]), ("query", COLORS["ga"])):
+                ax_loss.plot(curves[f"{part}_loss"], color=color, label=part)
+                ax_acc.plot(curves[f"{part}_accuracy"], color=color, label=part)
+            ax_loss.set(title="Loss on one task", xlabel="gradient step", ylabel="mean BCE")
+            ax_acc.set(title="Accuracy on one task", xlabel="gradient step", ylabel="accuracy",
+                       ylim=(0, 1.05))
+            ax_loss.legend(loc="upper right")
+            ax_acc.legend(loc="lower right")
+
+        plot.redraw(draw)
+        end = {name: values[-1] for name, values in curves.items()}
+        return curves, (f"after {steps} steps with {k_shot} support points: support loss "
+                        f"{end['support_loss']:.3f}, accuracy {end['support_accuracy']:.3f} · "
+                        f"query loss {end['query_loss']:.3f}, accuracy "
+                        f"{end['query_accuracy']:.3f}")
+
+    return Explorer(controls, update, name="gd-explorer")
+
+
+def make_maml_explorer(*, seed: int = 0, epochs: int = 300) -> Explorer:
+    """Notebook 03: MAML's loss curve and held-out accuracy as alpha, beta and T change.
+
+    Controls: ``alpha`` and ``beta`` (log scale), ``n_tasks`` (2-32). ``.result`` is the
+    History of the last run of ``meta_train`` (second-order MAML, ``epochs`` iterations).
+    """
+    _check_int("seed", seed, minimum=0)
+    _check_int("epochs", epochs)
+    controls = {"alpha": _log_slider("alpha (inner)", 1.0, -2, 2),
+                "beta": _log_slider("beta (outer)", 1.0, -2, 2),
+                "n_tasks": _int_slider("tasks per batch", 10, 2, 32)}
+
+    def update(plot, *, alpha, beta, n_tasks):
+        history = meta_train(MetaConfig(method="maml", alpha=alpha, beta=beta, n_tasks=n_tasks,
+                                        epochs=epochs, eval_every=max(1, epochs // 10),
+                                        seed=seed))
+        plot.redraw(lambda ax_loss, ax_acc: (plot_loss(ax_loss, history),
+                                             plot_eval_accuracy(ax_acc, history)))
+        return history, (f"MAML, alpha={alpha:.3g}, beta={beta:.3g}, T={n_tasks}: final held-out "
+                         f"accuracy after adaptation {history.eval_accuracy[-1]:.3f}")
+
+    return Explorer(controls, update, name="maml-explorer")
+
+
+def make_ga_explorer(*, seed: int = 0, epochs: int = 300, n_tasks: int = 10) -> Explorer:
+    """Notebook 04: gradient agreement with corrupted tasks: loss and the weights w_i.
+
+    Controls: ``corrupt_frac`` (0-0.9), ``corruption`` ("flip" or "random"), ``alpha`` and
+    ``beta`` (log scale). ``.result`` is the History of the last GA run of ``meta_train``.
+    The status line compares the mean weight of clean and corrupted tasks with MAML's 1/T.
+    """
+    _check_int("seed", seed, minimum=0)
+    _check_int("epochs", epochs)
+    _check_int("n_tasks", n_tasks, minimum=2)
+    controls = {"corrupt_frac": _fraction_slider("corrupted fraction", 0.3, 0.9, 0.1),
+                "corruption": _choice("corruption", CORRUPTIONS, "flip"),
+                "alpha": _log_slider("alpha (inner)", 1.0, -2, 2),
+                "beta": _log_slider("beta (outer)", 1.0, -2, 2)}
+
+    def update(plot, *, corrupt_frac, corruption, alpha, beta):
+        history = meta_train(MetaConfig(method="ga", alpha=alpha, beta=beta, n_tasks=n_tasks,
+                                        epochs=epochs, corrupt_frac=corrupt_frac,
+                                        corruption=corruption, seed=seed,
+                                        eval_every=max(1, epochs // 10)))
+        plot.redraw(lambda ax_loss, ax_w: (plot_loss(ax_loss, history),
+                                           plot_weights(ax_w, history)))
+        w = mean_task_weights(history)
+        corrupted = "no corrupted tasks" if math.isnan(w["corrupted"]) else \
+            f"corrupted tasks {w['corrupted']:.3f}"
+        return history, (f"GA mean weight: clean tasks {w['clean']:.3f}, {corrupted} "
+                         f"(MAML gives every task 1/T = {1 / n_tasks:.3f})")
+
+    return Explorer(controls, update, name="ga-explorer")
+
+
+class Playground(Dashboard):
+    """The dashboard of notebook 05: MAML and GA side by side, trained on a button click.
+
+    Build it with ``make_playground``. Moving a control never trains: only the Train button
+    (or ``train()``) does. While a run trains, the plots are redrawn every ``live_every`` of
+    the run (but at most once per ``min_redraw_seconds``, so short runs are not slowed down)
+    and the status line shows progress and elapsed time.
+
+    Attributes
+    ----------
+    widget, controls, status, plots : see Dashboard; plots are "loss", "weights", "accuracy".
+    train_button : the Train button (``train_button.click()`` trains, as a click does).
+    histories : dict method -> History of the last successful run ("maml" and/or "ga").
+    runs : number of successful runs.
+    """
+
+    def __init__(self, settings: dict, *, live_every: float, min_redraw_seconds: float):
+        import ipywidgets as widgets
+
+        s = settings
+        self.live_every, self.min_redraw_seconds = live_every, min_redraw_seconds
+        self.controls = {
+            "alpha": _log_slider("alpha (inner)", s["alpha"], -2, 2),
+            "beta": _log_slider("beta (outer)", s["beta"], -2, 2),
+            "n_tasks": _int_slider("tasks per batch", s["n_tasks"], 2, 32),
+            "k_shot": _int_slider("shots", s["k_shot"], 1, 50),
+            "epochs": _int_slider("meta-iterations", s["epochs"], 50, 3000, step=50),
+            "corrupt_frac": _fraction_slider("corrupted fraction", s["corrupt_frac"], 1.0, 0.05),
+            "corruption": _choice("corruption", CORRUPTIONS, s["corruption"]),
+            "method": _choice("method", [("MAML", "maml"), ("GA", "ga"), ("both", "both")],
+                              s["method"]),
+            "first_order": _choice("order", [("second", False), ("first", True)],
+                                   s["first_order"]),
+            "seed": widgets.IntText(value=s["seed"], description="seed",
+                                    style={"description_width": LABEL_WIDTH},
+                                    layout=widgets.Layout(width="260px")),
+        }
+        self.plots = {name: LivePlot(name=name) for name in ("loss", "weights", "accuracy")}
+        self.train_button = widgets.Button(description="Train", button_style="primary",
+                                           icon="play")
+        self.train_button.add_class("gamaml-train")
+        self.train_button.on_click(lambda _button: self.train())
+        self.histories: dict[str, History] = {}
+        self.runs = 0
+        names = list(self.controls)
+        self._build([widgets.HBox([widgets.VBox([self.controls[n] for n in names[:5]]),
+                                   widgets.VBox([self.controls[n] for n in names[5:]])],
+                                  layout=widgets.Layout(flex_flow="row wrap")),
+                     self.train_button], "gamaml-playground")
+        self._last_draw = 0.0
+
+    def configs(self) -> list[MetaConfig]:
+        """One MetaConfig per method to train, from the current control values.
+
+        Raises ValueError (from MetaConfig) if a value is invalid, e.g. a negative seed.
+        """
+        v = self.values()
+        methods = ("maml", "ga") if v["method"] == "both" else (v["method"],)
+        return [MetaConfig(method=m, alpha=v["alpha"], beta=v["beta"], n_tasks=v["n_tasks"],
+                           k_shot=v["k_shot"], epochs=v["epochs"],
+                           first_order=v["first_order"], corrupt_frac=v["corrupt_frac"],
+                           corruption=v["corruption"], seed=v["seed"],
+                           eval_every=max(1, v["epochs"] // 10))
+                for m in methods]
+
+    def train(self) -> None:
+        """Train every selected method, live-redrawing; errors go to the status line.
+
+        On success ``histories`` holds the new runs and the plots show them. On a ValueError
+        (invalid setting, or training diverged) the status line says why and ``histories``
+        keeps the previous runs; the dashboard stays usable.
+        """
+        self.train_button.disabled = True
+        start = self._last_draw = time.perf_counter()
+        runs: dict[str, History] = {}
+        try:
+            for config in self.configs():
+                meta_train(config, self._live_callback(runs, start))
+        except ValueError as exc:
+            self.say(f"not trained: {exc}", error=True)
+        else:
+            self.histories, self.runs = runs, self.runs + 1
+            self.redraw(runs)
+            self.say(self.summary(time.perf_counter() - start))
+        finally:
+            self.train_button.disabled = False
+
+    def _live_callback(self, runs: dict, start: float) -> Callable[[int, History], None]:
+        """The ``meta_train`` callback: records the run, reports progress, redraws now and then."""
+        def callback(epoch: int, history: History) -> None:
+            runs[history.config.method] = history
+            total = history.config.epochs
+            if epoch % max(1, round(self.live_every * total)) or epoch == total:
+                return
+            now = time.perf_counter()
+            self.say(f"training {history.config.method.upper()}: iteration {epoch}/{total}, "
+                     f"{now - start:.1f} s")
+            if now - self._last_draw >= self.min_redraw_seconds:
+                self.redraw(runs)
+
+        return callback
+
+    def redraw(self, runs: dict[str, History]) -> None:
+        """Draw the loss, the weights (GA's if present) and the held-out accuracy of ``runs``."""
+        epochs = max(h.config.epochs for h in runs.values())
+        shown = runs.get("ga", next(iter(runs.values())))
+
+        def loss(ax):
+            for history in runs.values():
+                plot_loss(ax, history)
+            ax.set_xlim(0, epochs)
+
+        def weights(ax):
+            plot_weights(ax, shown)
+            ax.set_title(f"Task weights $w_i$ ({shown.config.method.upper()})")
+            ax.set_xlim(0, epochs)
+
+        def held_out(ax):
+            for history in runs.values():
+                plot_eval_accuracy(ax, history)
+            ax.set_xlim(0, epochs)
+
+        for name, draw in (("loss", loss), ("weights", weights), ("accuracy", held_out)):
+            self.plots[name].redraw(draw)
+        self._last_draw = time.perf_counter()
+
+    def summary(self, seconds: float) -> str:
+        """One line on the last run: time, held-out accuracy, GA's weights of the two groups."""
+        parts = [f"{m.upper()} {h.eval_accuracy[-1]:.3f}" for m, h in self.histories.items()]
+        text = (f"done in {seconds:.2f} s · held-out accuracy after adaptation: "
+                + ", ".join(parts))
+        if "ga" in self.histories and self.histories["ga"].corrupted.any():
+            w = mean_task_weights(self.histories["ga"])
+            text += (f" · GA mean weight: clean {w['clean']:.3f}, "
+                     f"corrupted {w['corrupted']:.3f}")
+        return text
+
+
+def make_playground(*, method: str = "both", alpha: float = 1.0, beta: float = 1.0,
+                    n_tasks: int = 10, k_shot: int = 10, epochs: int = 200,
+                    corrupt_frac: float = 0.2, corruption: str = "flip",
+                    first_order: bool = False, seed: int = 0, train: bool = True,
+                    live_every: float = 0.1, min_redraw_seconds: float = 0.25) -> Playground:
+    """Build (and by default train once) the playground of notebook 05; return it undisplayed.
+
+    The keyword arguments are the controls' starting values; each must lie in its control's
+    range (alpha, beta in [0.01, 100], n_tasks in [2, 32], k_shot in [1, 50], epochs in
+    [50, 3000], corrupt_frac in [0, 1]). ``method`` is "maml", "ga" or "both".
+    ``train=True`` runs the starting settings once so the plots are not empty.
+    ``live_every`` (a fraction of the run) and ``min_redraw_seconds`` pace the live redraws.
+    """
+    _check_choice("method", method, PLAYGROUND_METHODS)
+    for name, value, low, high in (("alpha", alpha, 0.01, 100), ("beta", beta, 0.01, 100),
+                                   ("n_tasks", n_tasks, 2, 32), ("k_shot", k_shot, 1, 50),
+                                   ("epochs", epochs, 50, 3000)):
+        _in_range(name, value, low, high)
+    MetaConfig(method="ga", alpha=alpha, beta=beta, n_tasks=n_tasks, k_shot=k_shot,
+               epochs=epochs, corrupt_frac=corrupt_frac, corruption=corruption,
+               first_order=first_order, seed=seed)  # validates the rest, naming the argument
+    if not (isinstance(live_every, (int, float)) and 0 < live_every <= 1):
+        raise ValueError(f"live_every must be a fraction in (0, 1], got {live_every!r}")
+    if not (isinstance(min_redraw_seconds, (int, float)) and min_redraw_seconds >= 0):
+        raise ValueError(f"min_redraw_seconds must be a number >= 0, got {min_redraw_seconds!r}")
+    settings = {"method": method, "alpha": alpha, "beta": beta, "n_tasks": n_tasks,
+                "k_shot": k_shot, "epochs": epochs, "corrupt_frac": corrupt_frac,
+                "corruption": corruption, "first_order": bool(first_order), "seed": seed}
+    playground = Playground(settings, live_every=live_every,
+                            min_redraw_seconds=min_redraw_seconds)
+    if train:
+        playground.train()
+    else:
+        playground.say("press Train to meta-train with these settings")
+    return playground

@@ -1,0 +1,220 @@
+"""The playground in a real browser: JupyterLab on 127.0.0.1, headless Chromium via Playwright.
+
+The test serves a temporary copy of notebooks/ (the repository's files are not touched), runs
+every cell of 05_playground.ipynb, types new values into two controls, clicks Train and checks
+that the loss and weights plots are redrawn without any error output. It prints the time from
+the click to the first and to the final new plot.
+
+Without /usr/bin/chromium or Playwright the test is skipped, except under CI (CI=true), where
+a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = "notebooks/05_playground.ipynb"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SERVER_START_S = 40  # every wait below is bounded; together they stay under 90 s
+PAGE_LOAD_MS = 40_000
+RUN_ALL_MS = 45_000
+TRAIN_MS = 20_000
+
+
+def require_browser() -> None:
+    """Skip (or, under CI, fail) when Chromium or Playwright is missing."""
+    reason = None
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} not found (Debian: apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError as exc:
+            reason = f"playwright is not importable ({exc})"
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true, but the browser test cannot run: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def jupyterlab(tmp_path: Path) -> Iterator[str]:
+    """Start JupyterLab on a copy of notebooks/; yield the notebook's URL; stop the server.
+
+    Config, data, runtime, settings and workspace folders all live in ``tmp_path``, so the test
+    neither reads nor writes the user's Jupyter files. Token authentication stays on.
+    """
+    require_browser()
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    settings = tmp_path / "lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    env = {**os.environ,
+           "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+           "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "lab-settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
+    port, token = free_port(), secrets.token_hex(24)
+    command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
+               "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+               "--ServerApp.port_retries=0", f"--ServerApp.root_dir={tmp_path}",
+               f"--IdentityProvider.token={token}",  # jupyter_server 2.x name of the option
+               "--LabApp.news_url=None",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    log_path = tmp_path / "jupyterlab.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_server(server, port, token, log_path)
+        yield f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}?token={token}"
+    finally:
+        stop(server)
+
+
+def wait_for_server(server: subprocess.Popen, port: int, token: str, log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"JupyterLab exited with {server.returncode}:\n"
+                        f"{log_path.read_text(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}",
+                                        timeout=2):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.25)
+    pytest.fail(f"JupyterLab did not answer within {SERVER_START_S} s:\n"
+                f"{log_path.read_text(errors='replace')[-2000:]}")
+
+
+def stop(server: subprocess.Popen) -> None:
+    """Stop the server and its kernel: SIGTERM to the server's own process group, then SIGKILL."""
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=5)
+    try:  # the kernel is in the same group; make sure nothing of the group survives
+        os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+EXECUTION_FINISHED = """() => {
+    const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
+    const last = prompts[prompts.length - 1];
+    return prompts.length > 0 && !prompts.some(p => p.textContent.includes('*'))
+        && /\\[\\d+\\]/.test(last.textContent);
+}"""
+
+ERROR_OUTPUTS = ('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"], '
+                 '.jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]')
+
+
+def assert_no_errors(page) -> None:
+    assert page.locator(ERROR_OUTPUTS).count() == 0, page.locator(ERROR_OUTPUTS).all_inner_texts()
+    text = page.locator(".jp-Notebook").inner_text()
+    for marker in ("Traceback", "Error displaying widget", "Model not found"):
+        assert marker not in text, f"the page shows {marker!r}"
+
+
+def type_into_readout(page, control: str, value: str) -> None:
+    """Edit a slider's readout as a user does: click, select all, type, Enter."""
+    readout = page.locator(f".gamaml-{control} .widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(value)
+    page.keyboard.press("Enter")
+
+
+def test_playground_trains_and_redraws_in_the_browser(jupyterlab: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    started = time.monotonic()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(PAGE_LOAD_MS)
+            page.goto(jupyterlab)
+            page.wait_for_selector(".jp-Notebook .jp-CodeCell")
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+
+            page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
+            page.click("li.lm-Menu-item:has-text('Run All Cells')")
+            page.wait_for_function(EXECUTION_FINISHED, timeout=RUN_ALL_MS)
+            page.wait_for_selector(".gamaml-playground .gamaml-plot-loss[src^='blob:']")
+            assert_no_errors(page)
+
+            playground = page.locator(".gamaml-playground")
+            playground.scroll_into_view_if_needed()
+            status = page.locator(".gamaml-status")
+            old_status = status.inner_text()
+            old_src = {name: page.get_attribute(f".gamaml-plot-{name}", "src")
+                       for name in ("loss", "weights")}
+
+            type_into_readout(page, "alpha", "0.3")
+            type_into_readout(page, "n-tasks", "20")
+            page.wait_for_function(
+                "() => document.querySelector('.gamaml-n-tasks .widget-readout')"
+                ".textContent.trim() === '20'")
+            assert page.locator(".gamaml-alpha .widget-readout").inner_text().strip() == "0.300"
+            page.wait_for_timeout(300)  # moving controls must not train: nothing changes
+            assert status.inner_text() == old_status
+            assert page.get_attribute(".gamaml-plot-loss", "src") == old_src["loss"]
+
+            clicked = time.monotonic()
+            page.click(".gamaml-train")
+            page.wait_for_function(
+                "old => document.querySelector('.gamaml-plot-loss').src !== old",
+                arg=old_src["loss"], timeout=TRAIN_MS)
+            first_plot = time.monotonic() - clicked
+            page.wait_for_function(
+                """([old, oldStatus]) => {
+                    const text = document.querySelector('.gamaml-status').textContent;
+                    return text.includes('done in') && text !== oldStatus
+                        && document.querySelector('.gamaml-plot-weights').src !== old;
+                }""", arg=[old_src["weights"], old_status], timeout=TRAIN_MS)
+            final_plot = time.monotonic() - clicked
+
+            for name, src in old_src.items():
+                assert page.get_attribute(f".gamaml-plot-{name}", "src") != src, name
+            assert "⚠" not in status.inner_text()
+            assert_no_errors(page)
+            print(f"\nbrowser: click -> first new plot {first_plot:.2f} s, click -> final plots "
+                  f"{final_plot:.2f} s; kernel status: {status.inner_text()!r}; whole test "
+                  f"{time.monotonic() - started:.1f} s after the server was up")
+        finally:
+            browser.close()
