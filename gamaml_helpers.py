@@ -324,30 +324,32 @@ def _logits(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.matmul(x, theta[..., None])[..., 0]
 
 
-def _sigmoid_parts(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``sigmoid(z)`` and ``e = exp(-|z|)``, computed without overflow.
+def _softplus(z: np.ndarray) -> np.ndarray:
+    """``log(1 + exp(z))`` without overflow.
 
-    For z >= 0, sigmoid(z) = 1 / (1 + e); for z < 0, sigmoid(z) = e / (1 + e). ``exp`` only
-    ever sees a number <= 0, so it cannot overflow.
+    ``np.logaddexp(0, z)`` computes it as ``max(z, 0) + log1p(exp(-|z|))``: ``exp`` only ever
+    sees a number <= 0 (it may underflow to 0, which is then the right answer).
     """
-    e = np.exp(-np.abs(z))  # underflows to exactly 0 for |z| > ~745: the right answer
-    return np.where(z >= 0, 1.0, e) / (1.0 + e), e
+    return np.logaddexp(0.0, z)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """``sigmoid(z) = exp(-softplus(-z))``: no overflow, and accurate for large negative z."""
+    return np.exp(-_softplus(-z))
 
 
 def sigmoid(z) -> np.ndarray:
     """Numerically stable logistic function ``1 / (1 + exp(-z))``, any shape."""
-    z = _check_array("z", z, (0, 1, 2, 3, 4))
-    return _sigmoid_parts(z)[0]
+    return _sigmoid(_check_array("z", z, (0, 1, 2, 3, 4)))
 
 
 def _loss_from_logits(z: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Mean BCE over the last axis, from logits: ``softplus(z) - y z``.
 
-    ``-y log p - (1 - y) log(1 - p)`` with ``p = sigmoid(z)`` equals
-    ``log(1 + exp(z)) - y z = max(z, 0) + log(1 + exp(-|z|)) - y z``: no log(0), no
-    overflow. ``np.logaddexp(0, z)`` computes ``log(1 + exp(z))`` in exactly that way.
+    ``-y log p - (1 - y) log(1 - p)`` with ``p = sigmoid(z)`` equals ``softplus(z) - y z``:
+    no log(0), no overflow.
     """
-    return np.mean(np.logaddexp(0.0, z) - y * z, axis=-1)
+    return np.mean(_softplus(z) - y * z, axis=-1)
 
 
 def _grad(x: np.ndarray, residual: np.ndarray) -> np.ndarray:
@@ -379,13 +381,13 @@ def bce_grad(theta, x, y) -> np.ndarray:
     theta (d,) | (T, d), x (k, d) | (T, k, d), y (k,) | (T, k) -> (d,) | (T, d).
     """
     theta, x, y = _check_model_inputs(theta, x, y)
-    return _grad(x, _sigmoid_parts(_logits(theta, x))[0] - y)
+    return _grad(x, _sigmoid(_logits(theta, x)) - y)
 
 
 def _curvature(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``p (1 - p)`` per sample, written as ``e / (1 + e)^2`` with e = exp(-|z|) (stable)."""
-    e = np.exp(-np.abs(_logits(theta, x)))
-    return e / (1.0 + e) ** 2
+    """``p (1 - p)`` per sample, the diagonal weights of the Hessian: (..., k)."""
+    p = _sigmoid(_logits(theta, x))
+    return p * (1.0 - p)
 
 
 def bce_hvp(theta, x, v) -> np.ndarray:
@@ -429,9 +431,9 @@ def _adapt(theta, x, y, alpha, steps, need_curvature=True):
     """
     curvatures = []
     for _ in range(steps):
-        p, e = _sigmoid_parts(_logits(theta, x))
+        p = _sigmoid(_logits(theta, x))
         if need_curvature:
-            curvatures.append(e / np.square(1.0 + e))
+            curvatures.append(p * (1.0 - p))
         theta = theta - alpha * _grad(x, p - y)
     return theta, curvatures
 
@@ -451,7 +453,7 @@ def inner_update(theta, x, y, alpha: float, *, steps: int = 1) -> np.ndarray:
 
 
 def _meta_gradients(theta, xs, ys, xq, yq, alpha, steps, first_order):
-    """Unvalidated core of MAML: adapted theta (T, d), meta-gradients (T, d), query loss (T,).
+    """Unvalidated core of MAML: adapted theta (T, d), meta-gradients (T, d), mean query loss.
 
     The query loss after adaptation, L_q(theta_n), depends on theta through every inner step
     ``theta_{j+1} = theta_j - alpha grad L_s(theta_j)``, whose Jacobian is ``I - alpha H_j``.
@@ -460,9 +462,9 @@ def _meta_gradients(theta, xs, ys, xq, yq, alpha, steps, first_order):
     """
     adapted, curvatures = _adapt(theta, xs, ys, alpha, steps, not first_order)
     z = _logits(adapted, xq)
-    p = _sigmoid_parts(z)[0]
-    query_loss = _loss_from_logits(z, yq)
-    g = _grad(xq, p - yq)
+    s = _softplus(-z)  # one softplus gives both: p = exp(-s), softplus(z) = s + z
+    query_loss = np.sum(s + z - yq * z) / z.size
+    g = _grad(xq, np.exp(-s) - yq)
     if not first_order:
         for curvature in reversed(curvatures):
             g = g - alpha * _hvp(xs, curvature, g)
@@ -526,17 +528,15 @@ def _task_weights(method, theta, adapted):
 
 
 def _step(theta, xs, ys, xq, yq, alpha, beta, method, steps, first_order):
-    """One unvalidated meta-step: new theta (d,), weights (T,), query loss after adaptation (T,).
+    """One unvalidated meta-step: new theta (d,), weights (T,), mean query loss after adaptation.
 
     The query loss is measured at the theta the step starts from.
     """
     if method == "joint":  # no inner loop: fit every task's points with one theta
         x = np.concatenate([xs, xq], axis=-2)
-        p, _ = _sigmoid_parts(_logits(theta, x))
-        grads = _grad(x, p - np.concatenate([ys, yq], axis=-1))
-        adapted, _ = _adapt(theta, xs, ys, alpha, steps)
-        z = _logits(adapted, xq)
-        loss = _loss_from_logits(z, yq)
+        grads = _grad(x, _sigmoid(_logits(theta, x)) - np.concatenate([ys, yq], axis=-1))
+        adapted, _ = _adapt(theta, xs, ys, alpha, steps, need_curvature=False)
+        loss = _loss_from_logits(_logits(adapted, xq), yq).mean()
     else:
         adapted, grads, loss = _meta_gradients(theta, xs, ys, xq, yq, alpha, steps, first_order)
     weights = _task_weights(method, theta, adapted)
@@ -745,10 +745,9 @@ def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | No
                 history.minority[first:first + n] = odd
                 for b in range(n):
                     epoch = first + b
-                    theta, history.weights[epoch], losses = _step(
+                    theta, history.weights[epoch], history.query_loss[epoch] = _step(
                         theta, xs[b], ys[b], xq[b], yq[b], c.alpha, c.beta, c.method,
                         c.inner_steps, c.first_order)
-                    history.query_loss[epoch] = losses.mean()
                     history.theta, history.epochs_done = theta, epoch + 1
                     if epoch + 1 == eval_epochs[n_eval]:
                         ev = _evaluate(theta, evals.x_support, evals.y_support, evals.x_query,
