@@ -905,16 +905,21 @@ class LivePlot:
     """
 
     def __init__(self, n_axes: int = 1, *, name: str = "plot",
-                 figsize: tuple[float, float] = (4.2, 2.8), dpi: int = 72):
+                 figsize: tuple[float, float] = (3.9, 2.7), dpi: int = 72):
         import ipywidgets as widgets
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
         width, height = figsize
-        self.figure = Figure(figsize=figsize, dpi=dpi)  # fixed margins (in inches): a layout
-        self.figure.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width,  # engine would
-                                    bottom=0.5 / height, top=1 - 0.3 / height,  # draw twice
-                                    wspace=0.3)
+        self.figure = Figure(figsize=figsize, dpi=dpi)
+        # Fixed margins, in inches: a layout engine would draw every frame twice.
+        self.figure.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width,
+                                    bottom=0.5 / height, top=1 - 0.3 / height, wspace=0.3)
+        # One Agg canvas for the figure's whole life: it keeps its renderer and text caches.
+        self.canvas = FigureCanvasAgg(self.figure)
         self.axes = list(self.figure.subplots(1, _check_int("n_axes", n_axes), squeeze=False)[0])
+        for ax in self.axes:
+            ax.locator_params(nbins=5)  # fewer tick labels: text is most of the drawing time
         self.image = widgets.Image(format="png")
         self.image.add_class(f"gamaml-plot-{name}")
         self.redraws = 0
@@ -922,8 +927,8 @@ class LivePlot:
     def redraw(self, draw: Callable[..., object]) -> None:
         """Remove the plotted data, call ``draw(*axes)``, render and show the new PNG.
 
-        Only the data artists are removed (not ``ax.clear()``): the axes keep their tick
-        objects, which makes a redraw about twice as fast.
+        Only the data artists go (not ``ax.clear()``, which rebuilds every tick): the axes
+        keep their ticks, titles and locators, and a redraw costs less.
         """
         for ax in self.axes:
             for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts]:
@@ -934,7 +939,7 @@ class LivePlot:
             ax.set_autoscale_on(True)
         draw(*self.axes)
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png")
+        self.canvas.print_png(buffer, pil_kwargs={"compress_level": 1})  # fast, 5% larger
         self.image.value = buffer.getvalue()
         self.redraws += 1
 
@@ -973,7 +978,8 @@ def _choice(description: str, options, value):
     import ipywidgets as widgets
 
     return widgets.ToggleButtons(options=options, value=value, description=description,
-                                 style={"description_width": LABEL_WIDTH, "button_width": "64px"})
+                                 style={"description_width": LABEL_WIDTH, "button_width": "76px"},
+                                 layout=widgets.Layout(display="flex"))  # label beside buttons
 
 
 def _in_range(name: str, value, low: float, high: float):
@@ -1148,13 +1154,15 @@ def make_maml_explorer(*, seed: int = 0, epochs: int = 300) -> Explorer:
                 "n_tasks": _int_slider("tasks per batch", 10, 2, 32)}
 
     def update(plot, *, alpha, beta, n_tasks):
-        history = meta_train(MetaConfig(method="maml", alpha=alpha, beta=beta, n_tasks=n_tasks,
-                                        epochs=epochs, eval_every=max(1, epochs // 10),
-                                        seed=seed))
+        config = MetaConfig(method="maml", alpha=alpha, beta=beta, n_tasks=n_tasks,
+                            epochs=epochs, eval_every=max(1, epochs // 10), seed=seed)
+        history = meta_train(config)
+        start = adapt_and_evaluate(history.theta_init, make_eval_tasks(config), alpha)
         plot.redraw(lambda ax_loss, ax_acc: (plot_loss(ax_loss, history),
                                              plot_eval_accuracy(ax_acc, history)))
-        return history, (f"MAML, alpha={alpha:.3g}, beta={beta:.3g}, T={n_tasks}: final held-out "
-                         f"accuracy after adaptation {history.eval_accuracy[-1]:.3f}")
+        return history, (f"MAML, alpha={alpha:.3g}, beta={beta:.3g}, T={n_tasks}: held-out "
+                         f"accuracy after adaptation {history.eval_accuracy[-1]:.3f} (from the "
+                         f"random start: {start.accuracy_after.mean():.3f})")
 
     return Explorer(controls, update, name="maml-explorer")
 
@@ -1317,10 +1325,11 @@ class Playground(Dashboard):
         self._last_draw = time.perf_counter()
 
     def summary(self, seconds: float) -> str:
-        """One line on the last run: time, held-out accuracy, GA's weights of the two groups."""
+        """One line on the last run: settings, time, held-out accuracy, GA's weights by group."""
+        c = next(iter(self.histories.values())).config
         parts = [f"{m.upper()} {h.eval_accuracy[-1]:.3f}" for m, h in self.histories.items()]
-        text = (f"done in {seconds:.2f} s · held-out accuracy after adaptation: "
-                + ", ".join(parts))
+        text = (f"T={c.n_tasks}, alpha={c.alpha:.3g}, beta={c.beta:.3g}: done in {seconds:.2f} s"
+                " · held-out accuracy after adaptation: " + ", ".join(parts))
         if "ga" in self.histories and self.histories["ga"].corrupted.any():
             w = mean_task_weights(self.histories["ga"])
             text += (f" · GA mean weight: clean {w['clean']:.3f}, "

@@ -1,0 +1,284 @@
+"""Headless tests of the widgets: no kernel, no browser. They drive the widgets as a student
+would, by setting control values and clicking (``Button.click()``), and check what changed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import gamaml_helpers as gh
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def images(dashboard: gh.Dashboard) -> dict[str, bytes]:
+    """The PNG bytes each plot currently shows, by plot name."""
+    return {name: bytes(plot.image.value) for name, plot in dashboard.plots.items()}
+
+
+@pytest.fixture
+def playground() -> gh.Playground:
+    """A playground trained once with small settings (fast), live redraws off."""
+    return gh.make_playground(method="both", n_tasks=6, k_shot=5, epochs=50,
+                              corrupt_frac=0.0, min_redraw_seconds=60)
+
+
+def set_controls(dashboard: gh.Dashboard, **values) -> None:
+    for name, value in values.items():
+        dashboard.controls[name].value = value
+
+
+# ---------------------------------------------------------------------------------------------
+# The playground
+# ---------------------------------------------------------------------------------------------
+
+
+def test_default_playground_trains_both_methods_and_draws() -> None:
+    pg = gh.make_playground()
+    assert set(pg.histories) == {"maml", "ga"}
+    assert pg.runs == 1
+    for history in pg.histories.values():
+        assert history.epochs_done == 200
+        assert history.weights.shape == (200, 10)
+        assert np.all(history.corrupted.sum(axis=1) == 2)  # 0.2 of 10 tasks
+    for name, png in images(pg).items():
+        assert png.startswith(PNG_SIGNATURE), f"{name} plot shows no PNG"
+    assert "done in" in pg.message and "MAML" in pg.message
+
+
+def test_settings_reach_the_history(playground: gh.Playground) -> None:
+    set_controls(playground, method="ga", n_tasks=7, k_shot=4, epochs=100, corrupt_frac=0.3,
+                 corruption="random", first_order=True, seed=5, alpha=0.5, beta=2.0)
+    playground.train_button.click()
+    assert set(playground.histories) == {"ga"}
+    history = playground.histories["ga"]
+    c = history.config
+    assert (c.method, c.n_tasks, c.k_shot, c.epochs, c.corruption, c.first_order, c.seed) == \
+        ("ga", 7, 4, 100, "random", True, 5)
+    assert (c.alpha, c.beta, c.corrupt_frac) == pytest.approx((0.5, 2.0, 0.3))
+    assert history.weights.shape == (100, 7)
+    assert np.all(history.corrupted.sum(axis=1) == 2)  # round(0.3 * 7)
+    assert playground.message.startswith("T=7, alpha=0.5, beta=2: done in")
+    assert not np.any(np.isnan(history.weights))
+
+
+@pytest.mark.parametrize("method, expected", [("maml", {"maml"}), ("ga", {"ga"}),
+                                              ("both", {"maml", "ga"})])
+def test_method_selects_the_histories(playground, method, expected) -> None:
+    playground.controls["method"].value = method
+    playground.train_button.click()
+    assert set(playground.histories) == expected
+
+
+def test_both_methods_share_the_tasks(playground: gh.Playground) -> None:
+    """Same seed: MAML and GA see the same batches, so only the weights differ."""
+    maml, ga = playground.histories["maml"], playground.histories["ga"]
+    np.testing.assert_array_equal(maml.corrupted, ga.corrupted)
+    np.testing.assert_allclose(maml.weights, 1 / 6)
+    assert not np.allclose(ga.weights, 1 / 6)
+
+
+def test_train_click_redraws_every_plot(playground: gh.Playground) -> None:
+    before = images(playground)
+    set_controls(playground, n_tasks=12, alpha=0.3)
+    playground.train_button.click()
+    after = images(playground)
+    for name in before:
+        assert after[name].startswith(PNG_SIGNATURE)
+        assert after[name] != before[name], f"the {name} plot was not redrawn"
+    assert playground.runs == 2
+
+
+def test_moving_controls_does_not_train(playground: gh.Playground) -> None:
+    histories, shown, status = playground.histories, images(playground), playground.status.value
+    redraws = {name: plot.redraws for name, plot in playground.plots.items()}
+    set_controls(playground, alpha=3.0, beta=0.2, n_tasks=20, k_shot=8, epochs=400,
+                 corrupt_frac=0.5, corruption="random", method="ga", first_order=True, seed=9)
+    assert playground.runs == 1
+    assert playground.histories is histories
+    assert images(playground) == shown
+    assert {name: plot.redraws for name, plot in playground.plots.items()} == redraws
+    assert playground.status.value == status
+
+
+def test_sliders_report_only_on_release() -> None:
+    pg = gh.make_playground(train=False)
+    sliders = [c for c in pg.controls.values() if hasattr(c, "continuous_update")]
+    assert len(sliders) >= 6
+    assert not any(c.continuous_update for c in sliders)
+
+
+def test_invalid_setting_shows_a_message_and_the_dashboard_recovers(playground) -> None:
+    histories = playground.histories
+    playground.controls["seed"].value = -1
+    playground.train_button.click()  # must not raise
+    assert "seed must be an integer >= 0, got -1" in playground.message
+    assert "seed must be an integer &gt;= 0" in playground.status.value  # HTML-escaped
+    assert "Traceback" not in playground.message
+    assert playground.histories is histories and playground.runs == 1
+    assert not playground.train_button.disabled
+
+    playground.controls["seed"].value = 4
+    playground.controls["n_tasks"].value = 9
+    playground.train_button.click()
+    assert "done in" in playground.message
+    assert playground.runs == 2
+    assert playground.histories["ga"].weights.shape == (50, 9)
+    assert playground.histories["ga"].config.seed == 4
+
+
+def test_diverging_run_shows_a_message_and_the_dashboard_recovers(playground) -> None:
+    """The numerics are stable enough that only absurd rates overflow: widen the sliders."""
+    for name in ("alpha", "beta"):
+        playground.controls[name].max = 250  # exponent: 10**250
+        playground.controls[name].value = 1e200
+    playground.controls["method"].value = "maml"
+    shown = images(playground)
+    playground.train_button.click()  # must not raise
+    assert "diverged" in playground.message
+    assert "lower beta" in playground.message
+    assert set(playground.histories) == {"maml", "ga"}  # the previous run is kept
+    assert images(playground) == shown  # it diverges at once: nothing was drawn
+
+    set_controls(playground, alpha=1.0, beta=1.0)
+    playground.train_button.click()
+    assert "done in" in playground.message
+    assert set(playground.histories) == {"maml"}
+    assert images(playground) != shown
+
+
+def test_plots_update_live_while_training() -> None:
+    pg = gh.make_playground(method="ga", epochs=100, n_tasks=5, train=False,
+                            live_every=0.1, min_redraw_seconds=0)
+    pngs, messages = [], []
+    pg.plots["weights"].image.observe(lambda change: pngs.append(change["new"]), names="value")
+    pg.status.observe(lambda change: messages.append(change["new"]), names="value")
+    pg.train_button.click()
+    assert len(pngs) == 10  # after iterations 10, 20, ..., 90, and once at the end
+    assert len({bytes(png) for png in pngs}) == 10  # every redraw showed something new
+    assert any("iteration 50/100" in m for m in messages)
+    assert "done in" in messages[-1]
+
+
+def test_short_runs_are_not_slowed_by_live_redraws() -> None:
+    pg = gh.make_playground(method="ga", epochs=100, n_tasks=5, train=False,
+                            min_redraw_seconds=60)
+    pg.train_button.click()
+    assert {plot.redraws for plot in pg.plots.values()} == {1}
+
+
+@pytest.mark.parametrize("settings, name", [
+    ({"method": "sgd"}, "method"), ({"n_tasks": 40}, "n_tasks"), ({"alpha": 0.0}, "alpha"),
+    ({"epochs": 10}, "epochs"), ({"seed": -1}, "seed"), ({"corrupt_frac": 1.5}, "corrupt_frac"),
+    ({"corruption": "swap"}, "corruption"), ({"live_every": 0}, "live_every"),
+    ({"min_redraw_seconds": -1}, "min_redraw_seconds"),
+])
+def test_make_playground_validates_its_arguments(settings, name) -> None:
+    with pytest.raises(ValueError, match=name):
+        gh.make_playground(train=False, **settings)
+
+
+def test_display_shows_the_widget_with_a_short_text_fallback(playground) -> None:
+    bundle = playground._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == \
+        playground.widget.model_id
+    assert "run the notebook in Jupyter" in bundle["text/plain"]
+
+
+def test_widgets_leave_no_pyplot_figures() -> None:
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    gh.make_playground(epochs=50)
+    gh.make_gd_explorer()
+    assert plt.get_fignums() == before
+
+
+def test_importing_the_helpers_does_not_load_the_widget_stack() -> None:
+    code = ("import sys, gamaml_helpers; "
+            "print(sorted({'matplotlib', 'ipywidgets'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=60)
+    assert result.stdout.strip() == "[]"
+
+
+def test_mean_task_weights(playground: gh.Playground) -> None:
+    pg = gh.make_playground(method="ga", n_tasks=6, epochs=50, corrupt_frac=0.5,
+                            min_redraw_seconds=60)
+    history = pg.histories["ga"]
+    w, bad = history.weights[-20:], history.corrupted[-20:]
+    means = gh.mean_task_weights(history, last=20)
+    assert means["clean"] == pytest.approx(w[~bad].mean())
+    assert means["corrupted"] == pytest.approx(w[bad].mean())
+    assert np.isnan(gh.mean_task_weights(playground.histories["ga"])["corrupted"])
+    with pytest.raises(ValueError, match="history"):
+        gh.mean_task_weights("not a history")
+    with pytest.raises(ValueError, match="last"):
+        gh.mean_task_weights(history, last=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The three small explorers
+# ---------------------------------------------------------------------------------------------
+
+
+def test_gd_explorer_recomputes_when_a_control_changes() -> None:
+    explorer = gh.make_gd_explorer()
+    before, status = images(explorer), explorer.message
+    assert before["main"].startswith(PNG_SIGNATURE)
+    assert len(explorer.result["query_loss"]) == 51
+    assert explorer.result["support_loss"][0] == pytest.approx(np.log(2))
+
+    explorer.controls["steps"].value = 120
+    assert len(explorer.result["query_loss"]) == 121
+    assert images(explorer) != before and explorer.message != status
+    assert "after 120 steps" in explorer.message
+
+    explorer.controls["k_shot"].value = 100  # more data: the query loss must improve
+    assert explorer.result["query_accuracy"][-1] > 0.7
+    assert not any(c.continuous_update for c in explorer.controls.values())
+
+
+def test_maml_explorer_recomputes_when_a_control_changes() -> None:
+    explorer = gh.make_maml_explorer(epochs=60)
+    before = images(explorer)
+    assert explorer.result.config.method == "maml"
+    explorer.controls["n_tasks"].value = 17
+    assert explorer.result.weights.shape == (60, 17)
+    explorer.controls["beta"].value = 0.1
+    assert explorer.result.config.beta == pytest.approx(0.1)
+    assert images(explorer) != before
+    assert "T=17" in explorer.message
+
+
+def test_ga_explorer_recomputes_when_a_control_changes() -> None:
+    explorer = gh.make_ga_explorer(epochs=60)
+    before, status = images(explorer), explorer.message
+    assert np.all(explorer.result.corrupted.sum(axis=1) == 3)  # 0.3 of 10 tasks
+    explorer.controls["corrupt_frac"].value = 0.5
+    assert np.all(explorer.result.corrupted.sum(axis=1) == 5)
+    explorer.controls["corruption"].value = "random"
+    assert explorer.result.config.corruption == "random"
+    assert images(explorer) != before and explorer.message != status
+    explorer.controls["corrupt_frac"].value = 0.0
+    assert "no corrupted tasks" in explorer.message
+
+
+def test_explorer_shows_errors_and_keeps_working() -> None:
+    explorer = gh.make_maml_explorer(epochs=60)
+    for name in ("alpha", "beta"):
+        explorer.controls[name].max = 250
+        explorer.controls[name].value = 1e200  # the first of these two changes is still fine
+    assert "diverged" in explorer.message
+    explorer.controls["beta"].value = 1.0
+    assert "from the random start" in explorer.message
+
+
+@pytest.mark.parametrize("factory", [gh.make_gd_explorer, gh.make_maml_explorer,
+                                     gh.make_ga_explorer])
+def test_explorers_validate_their_arguments(factory) -> None:
+    with pytest.raises(ValueError, match="seed"):
+        factory(seed=-1)
