@@ -498,7 +498,7 @@ def maml_meta_gradients(theta, x_support, y_support, x_query, y_query, alpha: fl
 
 def _ga_weights(updates: np.ndarray) -> np.ndarray:
     """Unvalidated ``ga_weights``; updates (T, d) -> (T,)."""
-    scale = np.max(np.abs(updates))
+    scale = np.abs(updates).max()
     if scale == 0:
         return np.full(updates.shape[0], 1.0 / updates.shape[0])
     u = updates / scale  # the weights are scale-invariant; this keeps the dot products finite
