@@ -23,7 +23,7 @@ import io
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -70,6 +70,12 @@ def _check_fraction(name: str, value: float) -> float:
     if not 0.0 <= value <= 1.0:  # also rejects NaN
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
     return float(value)
+
+
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
@@ -490,7 +496,8 @@ def maml_meta_gradients(theta, x_support, y_support, x_query, y_query, alpha: fl
                          f"{xs.shape} (same tasks and features)")
     alpha = _check_positive("alpha", alpha)
     inner_steps = _check_int("inner_steps", inner_steps)
-    _, g, _ = _meta_gradients(theta, xs, ys, xq, yq, alpha, inner_steps, bool(first_order))
+    first_order = _check_bool("first_order", first_order)
+    _, g, _ = _meta_gradients(theta, xs, ys, xq, yq, alpha, inner_steps, first_order)
     if g.ndim < xs.ndim - 1:
         g = np.broadcast_to(g, (*xs.shape[:-2], xs.shape[-1])).copy()
     return g
@@ -567,7 +574,7 @@ def meta_step(theta, batch: TaskBatch, *, alpha: float, beta: float, method: str
     inner_steps = _check_int("inner_steps", inner_steps)
     new_theta, weights, _ = _step(theta, batch.x_support, batch.y_support, batch.x_query,
                                   batch.y_query, alpha, beta, method, inner_steps,
-                                  bool(first_order))
+                                  _check_bool("first_order", first_order))
     return new_theta, weights
 
 
@@ -648,8 +655,7 @@ class MetaConfig:
             minority_direction(self.n_features, self.minority_angle)  # validates the angle
         except ValueError as exc:
             raise ValueError(f"minority_angle: {exc}") from None
-        if not isinstance(self.first_order, (bool, np.bool_)):
-            raise ValueError(f"first_order must be True or False, got {self.first_order!r}")
+        _check_bool("first_order", self.first_order)
         if isinstance(self.spread, bool) or not (
                 isinstance(self.spread, (int, float, np.integer, np.floating))
                 and math.isfinite(self.spread) and self.spread >= 0):
@@ -691,6 +697,8 @@ def init_theta(n_features: int, *, rng=None) -> np.ndarray:
 
 def make_eval_tasks(config: MetaConfig) -> TaskBatch:
     """The fixed held-out tasks of a run: clean, fresh, the same for every method at one seed."""
+    if not isinstance(config, MetaConfig):
+        raise ValueError(f"config must be a MetaConfig, got {type(config).__name__}")
     rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(3)[2])
     return sample_tasks(config.eval_tasks, config.k_shot, k_query=config.k_query,
                         n_features=config.n_features, spread=config.spread, rng=rng)
@@ -757,17 +765,13 @@ def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | No
                         n_eval += 1
                     if callback is not None:
                         history.seconds = time.perf_counter() - start
-                        callback(epoch + 1, history)
+                        with np.errstate(over="warn", invalid="warn", divide="warn"):
+                            callback(epoch + 1, history)  # the caller's code: numpy defaults
     except FloatingPointError as exc:
         raise ValueError(f"training diverged at iteration {epoch + 1} ({exc}); lower beta "
                          f"(={c.beta}) or alpha (={c.alpha})") from None
     history.seconds = time.perf_counter() - start
     return history
-
-
-def config_dict(config: MetaConfig) -> dict:
-    """The config as a plain dict (for printing and CSV files)."""
-    return asdict(config)
 
 
 # ---------------------------------------------------------------------------------------------

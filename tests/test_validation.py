@@ -191,3 +191,30 @@ def test_valid_edge_values_are_accepted():
     gh.inner_update(THETA, X, Y, np.float64(1e-8), steps=np.int32(2))
     gh.adapt_and_evaluate(THETA, BATCH, 0.5, steps=0)
     gh.bce_loss(THETA.tolist(), X.tolist(), Y.tolist())  # lists are arrays too
+
+
+@pytest.mark.parametrize("bad", ["no", 1, None])
+def test_first_order_must_be_a_bool(bad):
+    batch = gh.sample_tasks(2, 3, n_features=4, rng=0)
+    theta = np.zeros(4)
+    with pytest.raises(ValueError, match=r"\bfirst_order\b"):
+        gh.maml_meta_gradients(theta, batch.x_support, batch.y_support, batch.x_query,
+                               batch.y_query, 0.5, first_order=bad)
+    with pytest.raises(ValueError, match=r"\bfirst_order\b"):
+        gh.meta_step(theta, batch, alpha=0.5, beta=0.5, first_order=bad)
+
+
+def test_make_eval_tasks_needs_a_config():
+    with pytest.raises(ValueError, match=r"\bconfig\b"):
+        gh.make_eval_tasks({"seed": 0})
+
+
+def test_a_callback_runs_with_numpy_default_error_handling():
+    """Training raises on overflow; the caller's callback must not inherit that setting."""
+    seen = []
+
+    def callback(epoch, history):
+        seen.append(np.geterr()["over"])
+
+    gh.meta_train(gh.MetaConfig(epochs=3, eval_every=3, n_features=5), callback)
+    assert seen == ["warn", "warn", "warn"]
