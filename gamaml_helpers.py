@@ -550,6 +550,17 @@ def _step(theta, xs, ys, xq, yq, alpha, beta, method, steps, first_order):
     return theta - beta * (weights @ grads), weights, loss
 
 
+def _check_theta_and_batch(theta, batch) -> np.ndarray:
+    """Validate a shared ``theta (d,)`` and a TaskBatch whose arrays fit it; return theta."""
+    theta = _check_array("theta", theta, (1,))
+    if not isinstance(batch, TaskBatch):
+        raise ValueError(f"batch must be a TaskBatch, got {type(batch).__name__}")
+    for part in ("support", "query"):
+        _check_model_inputs(theta, getattr(batch, f"x_{part}"), getattr(batch, f"y_{part}"),
+                            names=("theta", f"batch.x_{part}", f"batch.y_{part}"))
+    return theta
+
+
 def meta_step(theta, batch: TaskBatch, *, alpha: float, beta: float, method: str = "maml",
               inner_steps: int = 1, first_order: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """One meta-update of the shared theta on a batch of tasks.
@@ -561,13 +572,7 @@ def meta_step(theta, batch: TaskBatch, *, alpha: float, beta: float, method: str
 
     theta (d,), batch with T tasks -> (new theta (d,), weights (T,)).
     """
-    theta = _check_array("theta", theta, (1,))
-    if not isinstance(batch, TaskBatch):
-        raise ValueError(f"batch must be a TaskBatch, got {type(batch).__name__}")
-    _check_model_inputs(theta, batch.x_support, batch.y_support,
-                        names=("theta", "batch.x_support", "batch.y_support"))
-    _check_model_inputs(theta, batch.x_query, batch.y_query,
-                        names=("theta", "batch.x_query", "batch.y_query"))
+    theta = _check_theta_and_batch(theta, batch)
     alpha = _check_positive("alpha", alpha)
     beta = _check_positive("beta", beta)
     _check_choice("method", method, METHODS)
@@ -604,13 +609,7 @@ def adapt_and_evaluate(theta, batch: TaskBatch, alpha: float, *, steps: int = 1)
 
     ``steps=0`` means no adaptation (after equals before). theta (d,) -> Evaluation of (T,).
     """
-    theta = _check_array("theta", theta, (1,))
-    if not isinstance(batch, TaskBatch):
-        raise ValueError(f"batch must be a TaskBatch, got {type(batch).__name__}")
-    _check_model_inputs(theta, batch.x_support, batch.y_support,
-                        names=("theta", "batch.x_support", "batch.y_support"))
-    _check_model_inputs(theta, batch.x_query, batch.y_query,
-                        names=("theta", "batch.x_query", "batch.y_query"))
+    theta = _check_theta_and_batch(theta, batch)
     alpha = _check_positive("alpha", alpha)
     steps = _check_int("steps", steps, minimum=0)
     return _evaluate(theta, batch.x_support, batch.y_support, batch.x_query, batch.y_query,
