@@ -200,6 +200,12 @@ class TaskBatch:
     @staticmethod
     def concatenate(batches: list[TaskBatch]) -> TaskBatch:
         """Join batches with equal shots and features along the task axis."""
+        batches = list(batches) if isinstance(batches, (list, tuple)) else []
+        if not batches or not all(isinstance(b, TaskBatch) for b in batches):
+            raise ValueError("batches must be a non-empty list of TaskBatch")
+        shapes = {(b.x_support.shape[1:], b.x_query.shape[1:]) for b in batches}
+        if len(shapes) > 1:
+            raise ValueError(f"batches must have equal shots and features, got {sorted(shapes)}")
         return TaskBatch(*(np.concatenate([getattr(b, f) for b in batches])
                            for f in TaskBatch.__dataclass_fields__))
 

@@ -218,3 +218,17 @@ def test_a_callback_runs_with_numpy_default_error_handling():
 
     gh.meta_train(gh.MetaConfig(epochs=3, eval_every=3, n_features=5), callback)
     assert seen == ["warn", "warn", "warn"]
+
+
+@pytest.mark.parametrize("bad", [[], None, [1, 2], "batch"])
+def test_concatenate_needs_task_batches(bad):
+    with pytest.raises(ValueError, match=r"\bbatches\b"):
+        gh.TaskBatch.concatenate(bad)
+
+
+def test_concatenate_needs_equal_shots():
+    a = gh.sample_tasks(2, 3, n_features=4, rng=0)
+    b = gh.sample_tasks(2, 5, n_features=4, rng=1)
+    with pytest.raises(ValueError, match=r"\bbatches\b"):
+        gh.TaskBatch.concatenate([a, b])
+    assert gh.TaskBatch.concatenate([a, a]).n_tasks == 4
