@@ -63,6 +63,14 @@ def _check_int(name: str, value: int, minimum: int = 1) -> int:
     return int(value)
 
 
+def _check_nonnegative(name: str, value: float) -> float:
+    """Return ``value`` as a float; it must be a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
 def _check_fraction(name: str, value: float) -> float:
     """Return ``value`` as a float; it must lie in [0, 1]."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -301,15 +309,13 @@ def sample_tasks(
     k_shot = _check_int("k_shot", k_shot)
     k_query = k_shot if k_query is None else _check_int("k_query", k_query)
     n_features = _check_int("n_features", n_features)
-    if isinstance(spread, bool) or not isinstance(spread, (int, float, np.integer, np.floating)) \
-            or not (math.isfinite(spread) and spread >= 0):
-        raise ValueError(f"spread must be a finite number >= 0, got {spread!r}")
+    spread = _check_nonnegative("spread", spread)
     corrupt_frac = _check_fraction("corrupt_frac", corrupt_frac)
     _check_choice("corruption", corruption, CORRUPTIONS)
     u = _unit_direction(direction, n_features)
     rng = as_generator(rng)
     n_corrupt = round(corrupt_frac * n_tasks)
-    arrays = _draw_tasks(rng, 1, n_tasks, k_shot, k_query, n_features, float(spread), u,
+    arrays = _draw_tasks(rng, 1, n_tasks, k_shot, k_query, n_features, spread, u,
                          n_corrupt, corruption)
     return TaskBatch(*(a[0] for a in arrays[:6]))
 
@@ -661,10 +667,7 @@ class MetaConfig:
         except ValueError as exc:
             raise ValueError(f"minority_angle: {exc}") from None
         _check_bool("first_order", self.first_order)
-        if isinstance(self.spread, bool) or not (
-                isinstance(self.spread, (int, float, np.integer, np.floating))
-                and math.isfinite(self.spread) and self.spread >= 0):
-            raise ValueError(f"spread must be a finite number >= 0, got {self.spread!r}")
+        _check_nonnegative("spread", self.spread)
 
 
 @dataclass
@@ -939,6 +942,8 @@ class LivePlot:
         Only the data artists go (not ``ax.clear()``, which rebuilds every tick): the axes
         keep their ticks, titles and locators, and a redraw costs less.
         """
+        if not callable(draw):
+            raise ValueError(f"draw must be callable, got {draw!r}")
         for ax in self.axes:
             for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts]:
                 artist.remove()
@@ -1079,6 +1084,10 @@ class Explorer(Dashboard):
                  figsize: tuple[float, float] = (8.0, 2.8)):
         import ipywidgets as widgets
 
+        if not isinstance(controls, dict) or not controls:
+            raise ValueError("controls must be a non-empty dict of name -> widget")
+        if not callable(update):
+            raise ValueError(f"update must be callable, got {update!r}")
         self.controls = controls
         self.plots = {"main": LivePlot(n_axes, name=name, figsize=figsize)}
         self.result = None

@@ -282,3 +282,13 @@ def test_explorer_shows_errors_and_keeps_working() -> None:
 def test_explorers_validate_their_arguments(factory) -> None:
     with pytest.raises(ValueError, match="seed"):
         factory(seed=-1)
+
+
+def test_live_plot_and_explorer_reject_what_they_cannot_call():
+    plot = gh.LivePlot(name="bad-input")
+    with pytest.raises(ValueError, match=r"\bdraw\b"):
+        plot.redraw("not a function")
+    with pytest.raises(ValueError, match=r"\bupdate\b"):
+        gh.Explorer({"x": gh._int_slider("x", 1, 0, 2)}, None, name="bad-input")
+    with pytest.raises(ValueError, match=r"\bcontrols\b"):
+        gh.Explorer({}, lambda plot: (None, ""), name="bad-input")
