@@ -33,13 +33,19 @@ COLORS = {
     "ga": "#D55E00",  # vermillion
     "joint": "#009E73",  # bluish green
     "fomaml": "#56B4E9",  # sky blue
+    "reptile": "#CC79A7",  # reddish purple
+    "ga-reptile": "#000000",  # black
     "clean": "#0072B2",
     "corrupted": "#E69F00",  # orange
     "random": "#999999",  # grey
 }
 
-METHODS = ("maml", "ga", "joint")
-CORRUPTIONS = ("flip", "random")
+METHODS = ("maml", "ga", "reptile", "ga-reptile", "joint")
+REPTILE_METHODS = ("reptile", "ga-reptile")
+NORMALIZATIONS = ("paper", "book", "cosine")
+CORRUPTIONS = ("flip", "random", "outlier")
+OUTLIER_ANGLE = 90.0  # degrees between an outlier task's direction and the shared one
+OUTLIER_SCALE = 3.0  # an outlier task's features are this many times larger
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,19 +263,34 @@ def _draw_tasks(rng, n_batches, n_tasks, k, q, d, spread, direction, n_corrupt, 
     shape = (n_batches, n_tasks)
     minority = _random_subset(rng, shape, n_minority)
     centre = np.where(minority[..., None], minority_dir, direction) if n_minority else direction
+    outliers = n_corrupt > 0 and corruption == "outlier"
+    if outliers:  # drawn first: the outlier mask shapes the boundaries and the features
+        corrupted = _random_subset(rng, shape, n_corrupt)
+        centre = np.where(corrupted[..., None], _outlier_direction(d, direction), centre)
     w = centre + (spread / math.sqrt(d)) * rng.standard_normal((*shape, d))
     x = rng.random((*shape, k + q, d))  # uniform in [-1, 1): cheaper to draw than normal
     x *= 2.0
     x -= 1.0
+    if outliers:
+        x = np.where(corrupted[..., None, None], OUTLIER_SCALE * x, x)
     y = (np.matmul(x, w[..., None])[..., 0] > 0).astype(float)
-    corrupted = _random_subset(rng, shape, n_corrupt)
-    if n_corrupt:
-        bad = corrupted[..., None]
-        if corruption == "flip":
-            y = np.where(bad, 1.0 - y, y)
-        else:
-            y = np.where(bad, rng.integers(0, 2, size=y.shape).astype(float), y)
+    if not outliers:
+        corrupted = _random_subset(rng, shape, n_corrupt)
+    if n_corrupt and corruption == "flip":
+        y = np.where(corrupted[..., None], 1.0 - y, y)
+    elif n_corrupt and corruption == "random":
+        y = np.where(corrupted[..., None], rng.integers(0, 2, size=y.shape).astype(float), y)
     return x[..., :k, :], y[..., :k], x[..., k:, :], y[..., k:], corrupted, w, minority
+
+
+def _outlier_direction(d: int, direction: np.ndarray) -> np.ndarray:
+    """A unit vector at ``OUTLIER_ANGLE`` degrees from ``direction`` (d >= 2), shape (d,)."""
+    v = np.zeros(d)
+    v[np.argmin(np.abs(direction))] = 1.0  # the axis least aligned with the shared direction
+    v -= (v @ direction) * direction
+    v /= np.linalg.norm(v)
+    rad = math.radians(OUTLIER_ANGLE)
+    return math.cos(rad) * direction + math.sin(rad) * v
 
 
 def sample_tasks(
@@ -292,7 +313,10 @@ def sample_tasks(
     from the task's own boundary, ``y = 1[x @ w_i > 0]``.
 
     ``round(corrupt_frac * n_tasks)`` tasks, at random positions, are corrupted:
-    ``"flip"`` inverts their labels, ``"random"`` replaces them with coin flips (the book).
+    ``"flip"`` inverts their labels, ``"random"`` replaces them with coin flips (the book),
+    ``"outlier"`` draws their boundary around a direction at ``OUTLIER_ANGLE`` (90) degrees
+    to the shared one and scales their features by ``OUTLIER_SCALE`` (3): consistent labels,
+    but a different task whose large gradients pull the mean update off course (d >= 2).
 
     Parameters
     ----------
@@ -301,7 +325,7 @@ def sample_tasks(
     n_features : d (2 works, for plots).
     spread : how far tasks stray from the shared direction (>= 0).
     corrupt_frac : fraction of corrupted tasks, in [0, 1].
-    corruption : ``"flip"`` or ``"random"``.
+    corruption : ``"flip"``, ``"random"`` or ``"outlier"``.
     direction : (d,) shared direction (normalised here); default ``default_direction(d)``.
     rng : Generator or int seed.
     """
@@ -312,12 +336,19 @@ def sample_tasks(
     spread = _check_nonnegative("spread", spread)
     corrupt_frac = _check_fraction("corrupt_frac", corrupt_frac)
     _check_choice("corruption", corruption, CORRUPTIONS)
+    _check_outlier_features(corruption, n_features)
     u = _unit_direction(direction, n_features)
     rng = as_generator(rng)
     n_corrupt = round(corrupt_frac * n_tasks)
     arrays = _draw_tasks(rng, 1, n_tasks, k_shot, k_query, n_features, spread, u,
                          n_corrupt, corruption)
     return TaskBatch(*(a[0] for a in arrays[:6]))
+
+
+def _check_outlier_features(corruption: str, n_features: int) -> None:
+    if corruption == "outlier" and n_features < 2:
+        raise ValueError("corruption='outlier' needs n_features >= 2 (a direction at 90 "
+                         "degrees to the shared one)")
 
 
 def _unit_direction(direction, n_features: int) -> np.ndarray:
@@ -515,38 +546,64 @@ def maml_meta_gradients(theta, x_support, y_support, x_query, y_query, alpha: fl
     return g
 
 
-def _ga_weights(updates: np.ndarray) -> np.ndarray:
+def _ga_weights(updates: np.ndarray, normalization: str = "paper") -> np.ndarray:
     """Unvalidated ``ga_weights``; updates (T, d) -> (T,)."""
+    n_tasks = updates.shape[0]
+    uniform = np.full(n_tasks, 1.0 / n_tasks)
     scale = np.abs(updates).max()
-    if scale == 0:
-        return np.full(updates.shape[0], 1.0 / updates.shape[0])
+    if scale == 0:  # every update is zero: all tasks agree trivially
+        return uniform
     u = updates / scale  # the weights are scale-invariant; this keeps the dot products finite
+    if normalization == "cosine":  # unit rows; a zero update stays zero (it has no direction)
+        norms = np.linalg.norm(u, axis=1, keepdims=True)
+        u = np.divide(u, norms, out=np.zeros_like(u), where=norms > 0)
     gram = u @ u.T  # gram[i, j] = g_i . g_j
-    return gram.sum(axis=1) / np.abs(gram).sum()
+    agreement = gram.sum(axis=1)  # g_i . s, with s = sum_j g_j the batch's summed update
+    if normalization == "book":
+        return agreement / np.abs(gram).sum()
+    total = np.abs(agreement).sum()
+    # sum_i g_i . s = |s|^2: every row sum is (numerically) zero only when the updates cancel
+    if total <= 1e-12 * np.abs(gram).sum():
+        return uniform
+    return agreement / total
 
 
-def ga_weights(updates) -> np.ndarray:
+def ga_weights(updates, *, normalization: str = "paper") -> np.ndarray:
     """Gradient-agreement weights of T task updates ``g_i = theta - theta_i'``.
 
-    ``w_i = sum_j g_i.g_j / sum_k sum_j |g_k.g_j|``: a task that agrees with the others gets
-    a large weight, one that opposes them a negative weight; ``sum_i w_i <= 1``. The weights do
-    not change when every update is scaled by the same factor (so alpha cancels for one
-    inner step). If every update is zero, all tasks agree trivially: ``w_i = 1 / T``.
+    ``normalization="paper"`` (Eshratifar et al. 2018, eq. 13, taught in notebook 04):
+
+        w_i = sum_j g_i.g_j / sum_k |sum_j g_k.g_j|,   so  sum_i |w_i| = 1.
+
+    The numerator is ``g_i . s`` with ``s = sum_j g_j``: a task whose update points along the
+    batch's summed update gets a large weight, one that points against it a negative weight.
+
+    ``"book"``: the book chapter's denominator ``sum_k sum_j |g_k.g_j|`` (notebook 04, the
+    book's deviations); same signs, but ``sum_i |w_i| <= 1``, often much less.
+    ``"cosine"``: the paper's formula on unit updates ``g_i / |g_i|`` (agreement in direction
+    only). An extension of this course, not in the paper; a zero update stays zero.
+
+    The weights do not change when every update is scaled by the same factor (so alpha
+    cancels for one inner step). Degenerate batches fall back to MAML's ``w_i = 1 / T``: every
+    update zero (all tasks agree trivially) or, for "paper" and "cosine", updates that cancel
+    (``s = 0``, so every row sum is 0 and the batch agrees on no direction).
 
     updates (T, d) -> (T,).
     """
     updates = _check_array("updates", updates, (2,))
-    return _ga_weights(updates)
+    _check_choice("normalization", normalization, NORMALIZATIONS)
+    return _ga_weights(updates, normalization)
 
 
-def _task_weights(method, theta, adapted):
+def _task_weights(method, theta, adapted, normalization):
+    if method in ("ga", "ga-reptile"):
+        return _ga_weights(theta - adapted, normalization)
     n_tasks = adapted.shape[0]
-    if method == "ga":
-        return _ga_weights(theta - adapted)
     return np.full(n_tasks, 1.0 / n_tasks)
 
 
-def _step(theta, xs, ys, xq, yq, alpha, beta, method, steps, first_order):
+def _step(theta, xs, ys, xq, yq, alpha, beta, method, steps, first_order,
+          normalization="paper"):
     """One unvalidated meta-step: new theta (d,), weights (T,), mean query loss after adaptation.
 
     The query loss is measured at the theta the step starts from.
@@ -556,9 +613,13 @@ def _step(theta, xs, ys, xq, yq, alpha, beta, method, steps, first_order):
         grads = _grad(x, _sigmoid(_logits(theta, x)) - np.concatenate([ys, yq], axis=-1))
         adapted, _ = _adapt(theta, xs, ys, alpha, steps, need_curvature=False)
         loss = _loss_from_logits(_logits(adapted, xq), yq).mean()
+    elif method in REPTILE_METHODS:  # the outer "gradient" is minus the inner-loop update
+        adapted, _ = _adapt(theta, xs, ys, alpha, steps, need_curvature=False)
+        grads = theta - adapted
+        loss = _loss_from_logits(_logits(adapted, xq), yq).mean()
     else:
         adapted, grads, loss = _meta_gradients(theta, xs, ys, xq, yq, alpha, steps, first_order)
-    weights = _task_weights(method, theta, adapted)
+    weights = _task_weights(method, theta, adapted, normalization)
     return theta - beta * (weights @ grads), weights, loss
 
 
@@ -574,13 +635,22 @@ def _check_theta_and_batch(theta, batch) -> np.ndarray:
 
 
 def meta_step(theta, batch: TaskBatch, *, alpha: float, beta: float, method: str = "maml",
-              inner_steps: int = 1, first_order: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """One meta-update of the shared theta on a batch of tasks.
+              inner_steps: int = 1, first_order: bool = False,
+              normalization: str = "paper") -> tuple[np.ndarray, np.ndarray]:
+    """One meta-update of the shared theta on a batch of tasks (notebooks 03 and 04).
 
-    ``theta <- theta - beta * sum_i w_i * meta_gradient_i``, a vector update: every parameter
-    gets its own step. MAML uses ``w_i = 1 / T``; GA uses ``ga_weights(theta - theta_i')``.
-    ``method="joint"`` is the baseline without inner loop: it follows the mean gradient of
-    each task's support and query loss at theta itself.
+    Every method is a weighted vector update (every parameter gets its own step, no extra 1/T),
+    with ``theta_i'`` the result of ``inner_steps`` steps on task i's support set:
+
+    * ``"maml"``:  ``theta <- theta - beta * sum_i (1/T) * meta_gradient_i``;
+    * ``"ga"`` (GA-MAML): the same with ``w_i = ga_weights(theta - theta_i', normalization)``;
+    * ``"reptile"``:  ``theta <- theta + beta * mean_i (theta_i' - theta)``;
+    * ``"ga-reptile"``:  ``theta <- theta + beta * sum_i w_i (theta_i' - theta)``;
+    * ``"joint"``: no inner loop, the mean gradient of each task's support and query loss at
+      theta itself (the baseline).
+
+    ``first_order`` applies to "maml" and "ga" (Reptile is first order by construction);
+    ``normalization`` to "ga" and "ga-reptile".
 
     theta (d,), batch with T tasks -> (new theta (d,), weights (T,)).
     """
@@ -588,10 +658,11 @@ def meta_step(theta, batch: TaskBatch, *, alpha: float, beta: float, method: str
     alpha = _check_positive("alpha", alpha)
     beta = _check_positive("beta", beta)
     _check_choice("method", method, METHODS)
+    _check_choice("normalization", normalization, NORMALIZATIONS)
     inner_steps = _check_int("inner_steps", inner_steps)
     new_theta, weights, _ = _step(theta, batch.x_support, batch.y_support, batch.x_query,
                                   batch.y_query, alpha, beta, method, inner_steps,
-                                  _check_bool("first_order", first_order))
+                                  _check_bool("first_order", first_order), normalization)
     return new_theta, weights
 
 
@@ -632,7 +703,7 @@ def adapt_and_evaluate(theta, batch: TaskBatch, alpha: float, *, steps: int = 1)
 class MetaConfig:
     """Everything that defines a meta-training run; ``seed`` makes it reproducible."""
 
-    method: str = "ga"  # "maml", "ga" or "joint"
+    method: str = "ga"  # "maml", "ga", "reptile", "ga-reptile" or "joint"
     alpha: float = 1.0  # inner (task) learning rate
     beta: float = 1.0  # outer (meta) learning rate
     n_tasks: int = 10  # T, tasks per meta-batch
@@ -642,8 +713,9 @@ class MetaConfig:
     epochs: int = 1000  # meta-iterations
     inner_steps: int = 1
     first_order: bool = False
+    normalization: str = "paper"  # GA weights: "paper", "book" or "cosine"
     corrupt_frac: float = 0.0
-    corruption: str = "flip"  # "flip" or "random"
+    corruption: str = "flip"  # "flip", "random" or "outlier"
     seed: int = 0
     spread: float = 1.0  # how far each task's boundary strays from the shared direction
     minority_frac: float = 0.0  # fraction of tasks per batch drawn around a second direction
@@ -653,7 +725,9 @@ class MetaConfig:
 
     def __post_init__(self) -> None:
         _check_choice("method", self.method, METHODS)
+        _check_choice("normalization", self.normalization, NORMALIZATIONS)
         _check_choice("corruption", self.corruption, CORRUPTIONS)
+        _check_outlier_features(self.corruption, self.n_features)
         for name in ("alpha", "beta"):
             _check_positive(name, getattr(self, name))
         for name in ("n_tasks", "k_shot", "k_query", "n_features", "epochs", "inner_steps",
@@ -763,7 +837,7 @@ def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | No
                     epoch = first + b
                     theta, history.weights[epoch], history.query_loss[epoch] = _step(
                         theta, xs[b], ys[b], xq[b], yq[b], c.alpha, c.beta, c.method,
-                        c.inner_steps, c.first_order)
+                        c.inner_steps, c.first_order, c.normalization)
                     history.theta, history.epochs_done = theta, epoch + 1
                     if epoch + 1 == eval_epochs[n_eval]:
                         ev = _evaluate(theta, evals.x_support, evals.y_support, evals.x_query,
@@ -901,7 +975,28 @@ def plot_eval_accuracy(ax, history: History, *, label: str | None = None,
 # once and re-rendered to PNG bytes in an ``ipywidgets.Image``: no flicker, no new figure per
 # update, no ipympl. Training stays in ``meta_train``; the widgets only read controls and draw.
 
-PLAYGROUND_METHODS = ("maml", "ga", "both")
+METHOD_LABELS = {"maml": "MAML", "ga": "GA-MAML", "reptile": "Reptile",
+                 "ga-reptile": "GA-Reptile", "joint": "joint"}
+# The playground's method choice: value -> (label, the methods it trains, in this order).
+PLAYGROUND_CHOICES = {
+    "maml": ("MAML", ("maml",)),
+    "ga": ("GA-MAML", ("ga",)),
+    "reptile": ("Reptile", ("reptile",)),
+    "ga-reptile": ("GA-Reptile", ("ga-reptile",)),
+    "both": ("MAML + GA-MAML", ("maml", "ga")),
+    "both-reptile": ("Reptile + GA-Reptile", ("reptile", "ga-reptile")),
+    "all": ("all four", ("maml", "ga", "reptile", "ga-reptile")),
+}
+PLAYGROUND_METHODS = tuple(PLAYGROUND_CHOICES)
+GA_METHODS = ("ga", "ga-reptile")  # the methods whose weights are gradient agreement
+# The normalisation choice: (label, value) and one tooltip each, in NORMALIZATIONS order.
+NORMALIZATION_OPTIONS = [("paper", "paper"), ("book", "book"), ("cosine (ours)", "cosine")]
+NORMALIZATION_TOOLTIPS = [
+    "the paper's eq. 13: sum_j g_i.g_j / sum_k |sum_j g_k.g_j|, so sum |w_i| = 1",
+    "the book chapter's denominator sum_k sum_j |g_k.g_j|: same signs, sum |w_i| <= 1",
+    "an extension of this course, not in the paper: the paper's formula on unit updates "
+    "g_i / |g_i| (agreement in direction only)",
+]
 
 
 class LivePlot:
@@ -987,13 +1082,31 @@ def _fraction_slider(description: str, value: float, high: float, step: float):
                                continuous_update=False, style={"description_width": LABEL_WIDTH})
 
 
-def _choice(description: str, options, value):
+def _choice(description: str, options, value, *, button_width: str = "76px",
+            tooltips: list[str] | None = None):
     """A row of toggle buttons, one per option (a label or a (label, value) pair)."""
     import ipywidgets as widgets
 
     return widgets.ToggleButtons(options=options, value=value, description=description,
-                                 style={"description_width": LABEL_WIDTH, "button_width": "76px"},
+                                 tooltips=tooltips or [],
+                                 style={"description_width": LABEL_WIDTH,
+                                        "button_width": button_width},
                                  layout=widgets.Layout(display="flex"))  # label beside buttons
+
+
+def _dropdown(description: str, options, value):
+    """A drop-down list of (label, value) pairs: room for long labels in little space."""
+    import ipywidgets as widgets
+
+    return widgets.Dropdown(options=options, value=value, description=description,
+                            style={"description_width": LABEL_WIDTH},
+                            layout=widgets.Layout(width="340px"))
+
+
+def _normalization_choice(value: str):
+    """The GA weights' normalisation: paper, book or cosine (labelled as the course's own)."""
+    return _choice("GA weights", NORMALIZATION_OPTIONS, value, button_width="112px",
+                   tooltips=NORMALIZATION_TOOLTIPS)
 
 
 def _in_range(name: str, value, low: float, high: float):
@@ -1185,50 +1298,68 @@ def make_maml_explorer(*, seed: int = 0, epochs: int = 300) -> Explorer:
     return Explorer(controls, update, name="maml-explorer")
 
 
-def make_ga_explorer(*, seed: int = 0, epochs: int = 300, n_tasks: int = 10) -> Explorer:
+def make_ga_explorer(*, seed: int = 0, epochs: int = 300, n_tasks: int = 10,
+                     normalization: str = "paper") -> Explorer:
     """Notebook 04: gradient agreement with corrupted tasks: loss and the weights w_i.
 
-    Controls: ``corrupt_frac`` (0-0.9), ``corruption`` ("flip" or "random"), ``alpha`` and
-    ``beta`` (log scale). ``.result`` is the History of the last GA run of ``meta_train``.
-    The status line compares the mean weight of clean and corrupted tasks with MAML's 1/T.
+    Controls: ``corrupt_frac`` (0-0.9), ``corruption`` ("flip", "random" or "outlier"),
+    ``normalization`` ("paper", "book" or "cosine", the course's extension; starts at
+    ``normalization``), ``method`` (the outer update: "ga" for GA-MAML or "ga-reptile"),
+    ``alpha`` and ``beta`` (log scale). ``.result`` is the History of the last run of
+    ``meta_train``. The status line compares the mean weight of clean and corrupted tasks with
+    MAML's 1/T, and gives the mean of sum_i w_i (the factor on the meta-step's length).
     """
     _check_int("seed", seed, minimum=0)
     _check_int("epochs", epochs)
     _check_int("n_tasks", n_tasks, minimum=2)
+    _check_choice("normalization", normalization, NORMALIZATIONS)
     controls = {"corrupt_frac": _fraction_slider("corrupted fraction", 0.3, 0.9, 0.1),
                 "corruption": _choice("corruption", CORRUPTIONS, "flip"),
+                "normalization": _normalization_choice(normalization),
+                "method": _choice("outer update", [("GA-MAML", "ga"), ("GA-Reptile", "ga-reptile")],
+                                  "ga", button_width="96px"),
                 "alpha": _log_slider("alpha (inner)", 1.0, -2, 2),
                 "beta": _log_slider("beta (outer)", 1.0, -2, 2)}
 
-    def update(plot, *, corrupt_frac, corruption, alpha, beta):
-        history = meta_train(MetaConfig(method="ga", alpha=alpha, beta=beta, n_tasks=n_tasks,
+    def update(plot, *, corrupt_frac, corruption, normalization, method, alpha, beta):
+        history = meta_train(MetaConfig(method=method, alpha=alpha, beta=beta, n_tasks=n_tasks,
                                         epochs=epochs, corrupt_frac=corrupt_frac,
-                                        corruption=corruption, seed=seed,
-                                        eval_every=max(1, epochs // 10)))
-        plot.redraw(lambda ax_loss, ax_w: (plot_loss(ax_loss, history),
+                                        corruption=corruption, normalization=normalization,
+                                        seed=seed, eval_every=max(1, epochs // 10)))
+        label = METHOD_LABELS[method]
+        plot.redraw(lambda ax_loss, ax_w: (plot_loss(ax_loss, history, label=label),
                                            plot_weights(ax_w, history)))
         w = mean_task_weights(history)
         corrupted = "no corrupted tasks" if math.isnan(w["corrupted"]) else \
-            f"corrupted tasks {w['corrupted']:.3f}"
-        return history, (f"GA mean weight: clean tasks {w['clean']:.3f}, {corrupted} "
-                         f"(MAML gives every task 1/T = {1 / n_tasks:.3f})")
+            f"{corruption} tasks {w['corrupted']:.3f}"
+        total = float(history.weights.sum(axis=1).mean())
+        return history, (f"{label}, {normalization} weights, mean w_i: clean tasks "
+                         f"{w['clean']:.3f}, {corrupted} (MAML gives every task 1/T = "
+                         f"{1 / n_tasks:.3f}); mean sum of w_i {total:.3f} (MAML: 1)")
 
     return Explorer(controls, update, name="ga-explorer")
 
 
 class Playground(Dashboard):
-    """The dashboard of notebook 05: MAML and GA side by side, trained on a button click.
+    """The dashboard of notebook 05: MAML, GA-MAML, Reptile and GA-Reptile side by side,
+    trained on a button click.
 
     Build it with ``make_playground``. Moving a control never trains: only the Train button
     (or ``train()``) does. While a run trains, the plots are redrawn every ``live_every`` of
     the run (but at most once per ``min_redraw_seconds``, so short runs are not slowed down)
     and the status line shows progress and elapsed time.
 
+    The ``method`` control picks what to train (``PLAYGROUND_CHOICES``): one method, a pair
+    ("both": MAML and GA-MAML; "both-reptile": Reptile and GA-Reptile) or "all" four. Every
+    method of one run sees the same tasks (same seed). ``normalization`` applies to the GA
+    methods (greyed out without one), ``first_order`` to MAML and GA-MAML (Reptile is first
+    order by construction; greyed out without them).
+
     Attributes
     ----------
     widget, controls, status, plots : see Dashboard; plots are "loss", "weights", "accuracy".
     train_button : the Train button (``train_button.click()`` trains, as a click does).
-    histories : dict method -> History of the last successful run ("maml" and/or "ga").
+    histories : dict method -> History of the last successful run (keys from ``METHODS``).
     runs : number of successful runs.
     """
 
@@ -1245,8 +1376,9 @@ class Playground(Dashboard):
             "epochs": _int_slider("meta-iterations", s["epochs"], 50, 3000, step=50),
             "corrupt_frac": _fraction_slider("corrupted fraction", s["corrupt_frac"], 1.0, 0.05),
             "corruption": _choice("corruption", CORRUPTIONS, s["corruption"]),
-            "method": _choice("method", [("MAML", "maml"), ("GA", "ga"), ("both", "both")],
-                              s["method"]),
+            "method": _dropdown("method", [(label, value) for value, (label, _) in
+                                           PLAYGROUND_CHOICES.items()], s["method"]),
+            "normalization": _normalization_choice(s["normalization"]),
             "first_order": _choice("order", [("second", False), ("first", True)],
                                    s["first_order"]),
             "seed": widgets.IntText(value=s["seed"], description="seed",
@@ -1266,6 +1398,18 @@ class Playground(Dashboard):
                                   layout=widgets.Layout(flex_flow="row wrap")),
                      self.train_button], "gamaml-playground")
         self._last_draw = 0.0
+        self.controls["method"].observe(lambda _change: self._grey_out(), names="value")
+        self._grey_out()
+
+    def methods(self) -> tuple[str, ...]:
+        """The methods the ``method`` control selects, in training order."""
+        return PLAYGROUND_CHOICES[self.controls["method"].value][1]
+
+    def _grey_out(self) -> None:
+        """Disable the controls that do not apply to the selected methods."""
+        methods = self.methods()
+        self.controls["normalization"].disabled = not any(m in GA_METHODS for m in methods)
+        self.controls["first_order"].disabled = all(m in REPTILE_METHODS for m in methods)
 
     def configs(self) -> list[MetaConfig]:
         """One MetaConfig per method to train, from the current control values.
@@ -1273,13 +1417,12 @@ class Playground(Dashboard):
         Raises ValueError (from MetaConfig) if a value is invalid, e.g. a negative seed.
         """
         v = self.values()
-        methods = ("maml", "ga") if v["method"] == "both" else (v["method"],)
         return [MetaConfig(method=m, alpha=v["alpha"], beta=v["beta"], n_tasks=v["n_tasks"],
                            k_shot=v["k_shot"], epochs=v["epochs"],
-                           first_order=v["first_order"], corrupt_frac=v["corrupt_frac"],
-                           corruption=v["corruption"], seed=v["seed"],
-                           eval_every=max(1, v["epochs"] // 10))
-                for m in methods]
+                           first_order=v["first_order"], normalization=v["normalization"],
+                           corrupt_frac=v["corrupt_frac"], corruption=v["corruption"],
+                           seed=v["seed"], eval_every=max(1, v["epochs"] // 10))
+                for m in self.methods()]
 
     def train(self) -> None:
         """Train every selected method, live-redrawing; errors go to the status line.
@@ -1311,31 +1454,36 @@ class Playground(Dashboard):
             if epoch % max(1, round(self.live_every * total)) or epoch == total:
                 return
             now = time.perf_counter()
-            self.say(f"training {history.config.method.upper()}: iteration {epoch}/{total}, "
-                     f"{now - start:.1f} s")
+            self.say(f"training {METHOD_LABELS[history.config.method]}: iteration "
+                     f"{epoch}/{total}, {now - start:.1f} s")
             if now - self._last_draw >= self.min_redraw_seconds:
                 self.redraw(runs)
 
         return callback
 
     def redraw(self, runs: dict[str, History]) -> None:
-        """Draw the loss, the weights (GA's if present) and the held-out accuracy of ``runs``."""
+        """Draw the loss, the weights (of the first GA method, if any) and the held-out
+        accuracy of ``runs``."""
         epochs = max(h.config.epochs for h in runs.values())
-        shown = runs.get("ga", next(iter(runs.values())))
+        shown = next((runs[m] for m in runs if m in GA_METHODS), next(iter(runs.values())))
+        shown_method = shown.config.method
+        title = METHOD_LABELS[shown_method]
+        if shown_method in GA_METHODS:
+            title += f", {shown.config.normalization}"
 
         def loss(ax):
-            for history in runs.values():
-                plot_loss(ax, history)
+            for method, history in runs.items():
+                plot_loss(ax, history, label=METHOD_LABELS[method])
             ax.set_xlim(0, epochs)
 
         def weights(ax):
             plot_weights(ax, shown)
-            ax.set_title(f"Task weights $w_i$ ({shown.config.method.upper()})")
+            ax.set_title(f"Task weights $w_i$ ({title})")
             ax.set_xlim(0, epochs)
 
         def held_out(ax):
-            for history in runs.values():
-                plot_eval_accuracy(ax, history)
+            for method, history in runs.items():
+                plot_eval_accuracy(ax, history, label=METHOD_LABELS[method])
             ax.set_xlim(0, epochs)
 
         for name, draw in (("loss", loss), ("weights", weights), ("accuracy", held_out)):
@@ -1343,30 +1491,38 @@ class Playground(Dashboard):
         self._last_draw = time.perf_counter()
 
     def summary(self, seconds: float) -> str:
-        """One line on the last run: settings, time, held-out accuracy, GA's weights by group."""
+        """One line on the last run: settings, time, held-out accuracy, and the GA methods'
+        mean weights of clean and corrupted tasks (with their normalisation)."""
         c = next(iter(self.histories.values())).config
-        parts = [f"{m.upper()} {h.eval_accuracy[-1]:.3f}" for m, h in self.histories.items()]
+        parts = [f"{METHOD_LABELS[m]} {h.eval_accuracy[-1]:.3f}"
+                 for m, h in self.histories.items()]
         text = (f"T={c.n_tasks}, alpha={c.alpha:.3g}, beta={c.beta:.3g}: done in {seconds:.2f} s"
                 " · held-out accuracy after adaptation: " + ", ".join(parts))
-        if "ga" in self.histories and self.histories["ga"].corrupted.any():
-            w = mean_task_weights(self.histories["ga"])
-            text += (f" · GA mean weight: clean {w['clean']:.3f}, "
-                     f"corrupted {w['corrupted']:.3f}")
+        for method, history in self.histories.items():
+            if method in GA_METHODS and history.corrupted.any():
+                w = mean_task_weights(history)
+                text += (f" · {METHOD_LABELS[method]} mean weight "
+                         f"({history.config.normalization}): clean {w['clean']:.3f}, "
+                         f"corrupted {w['corrupted']:.3f}")
         return text
 
 
 def make_playground(*, method: str = "both", alpha: float = 1.0, beta: float = 1.0,
                     n_tasks: int = 10, k_shot: int = 10, epochs: int = 200,
                     corrupt_frac: float = 0.2, corruption: str = "flip",
-                    first_order: bool = False, seed: int = 0, train: bool = True,
-                    live_every: float = 0.1, min_redraw_seconds: float = 0.25) -> Playground:
+                    normalization: str = "paper", first_order: bool = False, seed: int = 0,
+                    train: bool = True, live_every: float = 0.1,
+                    min_redraw_seconds: float = 0.25) -> Playground:
     """Build (and by default train once) the playground of notebook 05; return it undisplayed.
 
     The keyword arguments are the controls' starting values; each must lie in its control's
     range (alpha, beta in [0.01, 100], n_tasks in [2, 32], k_shot in [1, 50], epochs in
-    [50, 3000], corrupt_frac in [0, 1]). ``method`` is "maml", "ga" or "both".
-    ``train=True`` runs the starting settings once so the plots are not empty.
-    ``live_every`` (a fraction of the run) and ``min_redraw_seconds`` pace the live redraws.
+    [50, 3000], corrupt_frac in [0, 1]). ``method`` is one of ``PLAYGROUND_METHODS``: "maml",
+    "ga" (GA-MAML), "reptile", "ga-reptile", "both" (MAML and GA-MAML, the default),
+    "both-reptile" (Reptile and GA-Reptile) or "all". ``normalization`` is the GA weights'
+    ("paper", "book" or "cosine"). ``train=True`` runs the starting settings once so the plots
+    are not empty. ``live_every`` (a fraction of the run) and ``min_redraw_seconds`` pace the
+    live redraws.
     """
     _check_choice("method", method, PLAYGROUND_METHODS)
     for name, value, low, high in (("alpha", alpha, 0.01, 100), ("beta", beta, 0.01, 100),
@@ -1375,14 +1531,16 @@ def make_playground(*, method: str = "both", alpha: float = 1.0, beta: float = 1
         _in_range(name, value, low, high)
     MetaConfig(method="ga", alpha=alpha, beta=beta, n_tasks=n_tasks, k_shot=k_shot,
                epochs=epochs, corrupt_frac=corrupt_frac, corruption=corruption,
-               first_order=first_order, seed=seed)  # validates the rest, naming the argument
+               normalization=normalization, first_order=first_order,
+               seed=seed)  # validates the rest, naming the argument
     if not (isinstance(live_every, (int, float)) and 0 < live_every <= 1):
         raise ValueError(f"live_every must be a fraction in (0, 1], got {live_every!r}")
     if not (isinstance(min_redraw_seconds, (int, float)) and min_redraw_seconds >= 0):
         raise ValueError(f"min_redraw_seconds must be a number >= 0, got {min_redraw_seconds!r}")
     settings = {"method": method, "alpha": alpha, "beta": beta, "n_tasks": n_tasks,
                 "k_shot": k_shot, "epochs": epochs, "corrupt_frac": corrupt_frac,
-                "corruption": corruption, "first_order": bool(first_order), "seed": seed}
+                "corruption": corruption, "normalization": normalization,
+                "first_order": bool(first_order), "seed": seed}
     playground = Playground(settings, live_every=live_every,
                             min_redraw_seconds=min_redraw_seconds)
     if train:

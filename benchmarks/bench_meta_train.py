@@ -121,20 +121,21 @@ def task_meta_gradient(theta: np.ndarray, task: Task, alpha: float,
 
 
 def ga_weights_loop(updates: Sequence[np.ndarray]) -> np.ndarray:
-    """GA weights with a double loop over tasks: ``w_i = sum_j g_i.g_j / sum_k sum_j |g_k.g_j|``.
+    """The paper's GA weights with a double loop: ``w_i = sum_j g_i.g_j / sum_k |sum_j g_k.g_j|``.
 
-    updates: T vectors ``g_i = theta - theta_i'`` of shape (d,) -> weights (T,). If every
-    update is zero, all tasks agree trivially and each gets 1 / T (as ``gh.ga_weights``).
+    updates: T vectors ``g_i = theta - theta_i'`` of shape (d,) -> weights (T,). Degenerate
+    batches (every update zero, or updates that cancel) get 1 / T, as in ``gh.ga_weights``.
     """
     n_tasks = len(updates)
     agreement = np.zeros(n_tasks)  # sum_j g_i . g_j
-    normaliser = 0.0  # sum_k sum_j |g_k . g_j|
+    pairwise = 0.0  # sum_k sum_j |g_k . g_j|, only to detect a degenerate batch
     for i in range(n_tasks):
         for j in range(n_tasks):
             dot = float(updates[i] @ updates[j])
             agreement[i] += dot
-            normaliser += abs(dot)
-    if normaliser == 0.0:
+            pairwise += abs(dot)
+    normaliser = float(np.abs(agreement).sum())  # sum_k |sum_j g_k . g_j|
+    if pairwise == 0.0 or normaliser <= 1e-12 * pairwise:
         return np.full(n_tasks, 1.0 / n_tasks)
     return agreement / normaliser
 

@@ -1,42 +1,67 @@
-"""MAML versus gradient-agreement MAML: a fair, reproducible comparison in one command.
+"""MAML versus gradient agreement (GA-MAML, GA-Reptile): a fair, reproducible study in one command.
 
     .venv/bin/python benchmarks/ga_vs_maml.py            # full study -> benchmarks/results/
     .venv/bin/python benchmarks/ga_vs_maml.py --quick    # 2 seeds, tiny budget, temp folder
 
-Five methods: MAML (second order), first-order MAML, GA-MAML (second and first order) and
-joint training (no inner loop). Eight training regimes: clean tasks; 10 % and 30 % of every
-batch with flipped labels; 30 % with random labels (the book's coin flips); 30 % of the tasks
-from a minority direction 120 degrees away from the majority; 2, 5 and 20 clean tasks per batch.
+Methods (9): MAML (second order) and first-order MAML; GA-MAML with the paper's weights
+(Eshratifar et al. 2018, eq. 13), second and first order; GA-MAML with the book chapter's
+denominator; GA-MAML with the "cosine" weights (the paper's formula on unit-length updates: an
+extension of this course, not in the paper); Reptile; GA-Reptile (paper weights); joint
+training (no inner loop).
+
+Task families (2): the course's default (d=50, spread 1, 10 shots) and a high-agreement one
+(HA: d=5, spread 0.25, 40 shots), where the task updates of a batch point nearly the same way
+(mean cosine about 0.8 at the start), so that a task that disagrees stands out.
+
+Regimes (12). Default family: clean; 10 % and 30 % of every batch with flipped labels; 30 %
+with random labels (the book's coin flips); 30 % of the tasks from a minority direction 120
+degrees away; 30 % outlier tasks (boundary around a direction at 90 degrees to the shared one,
+features 3x larger: they misdirect the mean update rather than cancel it); 2, 5 and 20 clean
+tasks per batch. HA family: clean, 30 % flipped, 30 % outliers.
 
 Protocol (the same for every method):
 
-1. Tuning. For every regime and method, each (alpha, beta) of a small grid is meta-trained
-   on the validation seeds and scored by the query accuracy after one adaptation step on
-   validation tasks (clean; for the minority regime a 70/30 majority/minority mixture, like
-   training). The best mean score is chosen (ties: lower loss, then smaller beta and alpha).
-   A grid point that diverges on any validation seed is never chosen.
+1. Tuning. For every regime and method, (alpha, beta) is meta-trained on the validation seeds
+   and scored by the query accuracy after one adaptation step on validation tasks (clean; for
+   the minority regime a 70/30 majority/minority mixture, like training); the best mean score
+   wins (ties: lower loss, then smaller beta and alpha), and a point that diverged on any
+   validation seed is never chosen. The grid starts at alpha in {0.3, 1, 3} times beta in
+   {0.025, 0.05, 0.1, 0.2, 0.4} (log grids: beta ratio 2; alpha ..., 0.1, 0.3, 1, 3, 10, ...).
+   If the choice sits at an edge of either grid, that grid gets one more value beyond the
+   edge (run at every value of the other) and the choice is made again, up to
+   ``max_extensions`` rounds. Every chosen alpha and beta is then reported as interior, the
+   largest stable value (the next larger one diverged), or still at an edge (rounds
+   exhausted).
 2. Evaluation. Every method is retrained with its chosen values on the test seeds and
-   evaluated on fresh test tasks drawn from a separate seed stream: accuracy and loss before
-   adaptation and after 1 and 5 steps. One seed fixes the initial theta, the training
-   batches and the test tasks, so methods are compared per seed (paired differences).
+   evaluated on fresh, clean test tasks of its family from a separate seed stream: accuracy
+   and loss before adaptation and after 1 and 5 steps. One seed fixes the initial theta, the
+   training batches and the test tasks, for every method and every regime of a family, so
+   results are paired by seed.
 3. Statistics: mean over seeds with a t-based 95 % confidence interval; paired differences
-   GA - MAML and FO-GA - FO-MAML per seed, with the same interval.
+   per seed (GA - MAML, FO-GA - FO-MAML, GA book - MAML, GA cosine - MAML, GA-Reptile -
+   Reptile) and the headroom of each corrupted regime: MAML trained on its family's clean
+   regime minus MAML trained on the corrupted one, on the same clean test tasks (how much the
+   corruption costs MAML, i.e. how much a perfect defence could win back).
 
 Outputs (in ``--out``): ``raw.csv`` (one row per regime, evaluation set, method and seed),
-``summary.csv`` (tidy: mean and interval per metric), ``tuning.csv`` (every grid point's
-validation score, the chosen one flagged), ``summary.md`` (tables) and ``ga_vs_maml.png``.
-The files depend only on the arguments: running twice gives identical files.
+``summary.csv`` (tidy: mean and interval per metric; paired differences are named
+``first-second``, e.g. ``ga-maml``, ``ga-reptile-reptile``, and the headroom ``headroom``),
+``tuning.csv`` (every grid point's validation score, the round that added it, the chosen one
+flagged with its status), ``summary.md`` (tables) and ``ga_vs_maml.png``. The files depend
+only on the arguments: running twice gives identical files.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import math
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,18 +213,55 @@ def paired_difference(a, b, level: float = 0.95) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
-class Regime:
-    """A training task distribution (every other setting is MetaConfig's default)."""
+class Family:
+    """A task family: features, how far task boundaries stray from the shared direction, shots."""
 
     name: str
     label: str
+    n_features: int
+    spread: float
+    k_shot: int  # support points per task; training uses as many query points
+
+
+FAMILIES = {
+    "default": Family("default", "default: d=50, spread 1, 10 shots", 50, 1.0, 10),
+    "agree": Family("agree", "high agreement (HA): d=5, spread 0.25, 40 shots", 5, 0.25, 40),
+}
+CLEAN_REGIME = {"default": "clean", "agree": "ha-clean"}  # each family's clean reference
+
+
+@dataclass(frozen=True)
+class Regime:
+    """A training task distribution (every setting not named here is MetaConfig's default)."""
+
+    name: str
+    label: str
+    family: str = "default"
     n_tasks: int = 10
     corrupt_frac: float = 0.0
     corruption: str = "flip"
     minority_frac: float = 0.0
     minority_angle: float = 120.0
 
+    @property
+    def fam(self) -> Family:
+        return FAMILIES[self.family]
+
+    @property
+    def clean_reference(self) -> str | None:
+        """The family's clean regime that the headroom compares with (None: clean itself)."""
+        if self.corrupt_frac == 0 and self.minority_frac == 0:
+            return None
+        return CLEAN_REGIME[self.family]
+
+    @property
+    def clean_set(self) -> str:
+        """The evaluation set of clean, majority-direction test tasks."""
+        return "majority" if self.minority_frac else "clean"
+
     def eval_sets(self, role: str) -> tuple[str, ...]:
+        """Validation ("val") or test sets: clean; with a minority, a 70/30 mixture to validate
+        on (like training) and majority and minority tasks apart to test on."""
         if self.minority_frac == 0:
             return ("clean",)
         return ("mixture",) if role == "val" else ("majority", "minority")
@@ -211,53 +273,87 @@ REGIMES = (
     Regime("flip30", "30% flipped", corrupt_frac=0.3),
     Regime("random30", "30% random labels", corrupt_frac=0.3, corruption="random"),
     Regime("minority30", "30% minority at 120°", minority_frac=0.3, minority_angle=120.0),
+    Regime("outlier30", "30% outliers", corrupt_frac=0.3, corruption="outlier"),
     Regime("tasks2", "clean, T=2", n_tasks=2),
     Regime("tasks5", "clean, T=5", n_tasks=5),
     Regime("tasks20", "clean, T=20", n_tasks=20),
+    Regime("ha-clean", "HA clean", family="agree"),
+    Regime("ha-flip30", "HA 30% flipped", family="agree", corrupt_frac=0.3),
+    Regime("ha-outlier30", "HA 30% outliers", family="agree", corrupt_frac=0.3,
+           corruption="outlier"),
 )
 REGIME_BY_NAME = {r.name: r for r in REGIMES}
 
-# name -> (MetaConfig.method, first_order)
-METHODS = {
-    "maml": ("maml", False),
-    "fomaml": ("maml", True),
-    "ga": ("ga", False),
-    "foga": ("ga", True),
-    "joint": ("joint", False),
-}
-LABELS = {"maml": "MAML", "fomaml": "FO-MAML", "ga": "GA-MAML", "foga": "FO-GA-MAML",
-          "joint": "Joint"}
-STYLE = {  # Okabe-Ito colours from gh.COLORS; first-order variants get hollow markers
-    "maml": (gh.COLORS["maml"], "o", True),
-    "fomaml": (gh.COLORS["fomaml"], "o", False),
-    "ga": (gh.COLORS["ga"], "s", True),
-    "foga": (gh.COLORS["corrupted"], "s", False),  # Okabe-Ito orange
-    "joint": (gh.COLORS["joint"], "D", True),
-}
-PAIRS = (("ga", "maml"), ("foga", "fomaml"))  # paired differences, first minus second
 
-K_SHOT = 10  # support points per task (training and evaluation)
+@dataclass(frozen=True)
+class Method:
+    """A method as ``gh.MetaConfig`` runs it, and how the figure draws it."""
+
+    label: str
+    base: str  # MetaConfig.method
+    colour: str  # Okabe-Ito, one per method; first-order variants share it, hollow
+    marker: str
+    first_order: bool = False
+    normalization: str = "paper"  # GA weights; used by "ga" and "ga-reptile" only
+
+    @property
+    def weighted(self) -> bool:
+        """True for the gradient-agreement methods, whose task weights are diagnosed."""
+        return self.base in ("ga", "ga-reptile")
+
+
+BLUE, VERMILLION, GREEN, ORANGE, SKY, PURPLE, _YELLOW, BLACK = gh.OKABE_ITO
+METHODS = {
+    "maml": Method("MAML", "maml", BLUE, "o"),
+    "fomaml": Method("FO-MAML", "maml", BLUE, "o", first_order=True),
+    "ga": Method("GA-MAML", "ga", VERMILLION, "s"),
+    "foga": Method("FO-GA-MAML", "ga", VERMILLION, "s", first_order=True),
+    "ga-book": Method("GA book", "ga", ORANGE, "v", normalization="book"),
+    "ga-cosine": Method("GA cosine*", "ga", PURPLE, "^", normalization="cosine"),
+    "reptile": Method("Reptile", "reptile", SKY, "P"),
+    "ga-reptile": Method("GA-Reptile", "ga-reptile", BLACK, "X"),
+    "joint": Method("Joint", "joint", GREEN, "D"),
+}
+WEIGHTED = tuple(m for m, spec in METHODS.items() if spec.weighted)
+PAIRS = (("ga", "maml"), ("foga", "fomaml"), ("ga-book", "maml"), ("ga-cosine", "maml"),
+         ("ga-reptile", "reptile"))  # paired differences, first minus second
+COSINE_NOTE = ("* cosine: the paper's weights computed on unit-length updates, an extension "
+               "of this course, not in the paper.")
+
 EVAL_QUERY = 50  # query points per validation/test task (more than in training: less noise)
-N_FEATURES = 50
 VAL_SEED_OFFSET = 1_000_000  # validation runs train with seeds 1e6, 1e6+1, ...
 STREAM = {"val": 1, "test": 2, "diag": 3}  # task streams default_rng([STREAM, seed])
 STEPS = (0, 1, 5)
+BETA_BASE = 0.1  # the beta grid is BETA_BASE * 2**k for integers k
+
+
+def beta_of(k: int) -> float:
+    """Grid point k of the beta grid: ``0.1 * 2**k`` (exact: a power of two times 0.1)."""
+    return BETA_BASE * 2.0**k
+
+
+def alpha_of(j: int) -> float:
+    """Grid point j of the alpha grid ..., 0.1, 0.3, 1, 3, 10, 30, ... (j = 0 is 1; ratios 3
+    and 10/3 alternate, about sqrt(10) per step)."""
+    mantissa, decade = (1.0, 3.0)[j % 2], j // 2
+    return mantissa * 10.0**decade if decade >= 0 else mantissa / 10.0**-decade
 
 
 @dataclass(frozen=True)
 class Budget:
     epochs: int
-    betas: tuple[float, ...]
-    alphas: tuple[float, ...]
+    beta_exponents: tuple[int, ...]  # the starting beta grid, as exponents k of beta_of
+    alpha_exponents: tuple[int, ...]  # the starting alpha grid, as exponents j of alpha_of
     val_seeds: int
     eval_tasks: int
     diag_batches: int
+    max_extensions: int  # rounds of edge extension of the beta grid
 
 
-FULL = Budget(epochs=500, betas=(0.03, 0.1, 0.3, 1.0), alphas=(0.3, 1.0, 3.0),
-              val_seeds=2, eval_tasks=300, diag_batches=20)
-QUICK = Budget(epochs=60, betas=(0.3, 1.0), alphas=(1.0,), val_seeds=1, eval_tasks=40,
-               diag_batches=4)
+FULL = Budget(epochs=500, beta_exponents=tuple(range(-2, 3)), alpha_exponents=(-1, 0, 1),
+              val_seeds=2, eval_tasks=300, diag_batches=20, max_extensions=4)
+QUICK = Budget(epochs=60, beta_exponents=(1, 2), alpha_exponents=(0,), val_seeds=1,
+               eval_tasks=40, diag_batches=4, max_extensions=1)
 
 
 @dataclass(frozen=True)
@@ -278,85 +374,93 @@ class Job:
 # ---------------------------------------------------------------------------------------------
 
 
+def _tasks(regime: Regime, n_tasks: int, k_query: int, rng, **kwargs) -> gh.TaskBatch:
+    """``gh.sample_tasks`` with the regime's family settings."""
+    fam = regime.fam
+    return gh.sample_tasks(n_tasks, fam.k_shot, k_query=k_query, n_features=fam.n_features,
+                           spread=fam.spread, rng=rng, **kwargs)
+
+
+def _minority_tasks(regime: Regime, n_tasks: int, k_query: int, rng) -> gh.TaskBatch:
+    other = gh.minority_direction(regime.fam.n_features, regime.minority_angle)
+    return _tasks(regime, n_tasks, k_query, rng, direction=other)
+
+
 def make_eval_tasks(regime: Regime, role: str, seed: int, n_tasks: int) -> dict[str, gh.TaskBatch]:
     """Validation or test tasks of a seed: fresh, clean, from their own stream.
 
-    The clean (majority) tasks of a seed are the same in every regime and for every method.
+    The clean (majority) tasks of a seed are the same in every regime of a family and for
+    every method, so that results pair by seed across methods and regimes.
     """
     rng = np.random.default_rng([STREAM[role], seed])
-    majority = gh.sample_tasks(n_tasks, K_SHOT, k_query=EVAL_QUERY, n_features=N_FEATURES,
-                               rng=rng)
+    majority = _tasks(regime, n_tasks, EVAL_QUERY, rng)
     if regime.minority_frac == 0:
         return {"clean": majority}
-    other = gh.minority_direction(N_FEATURES, regime.minority_angle)
     if role == "test":
-        minority = gh.sample_tasks(n_tasks, K_SHOT, k_query=EVAL_QUERY, n_features=N_FEATURES,
-                                   direction=other, rng=rng)
-        return {"majority": majority, "minority": minority}
+        return {"majority": majority,
+                "minority": _minority_tasks(regime, n_tasks, EVAL_QUERY, rng)}
     n_min = round(regime.minority_frac * n_tasks)
-    minority = gh.sample_tasks(n_min, K_SHOT, k_query=EVAL_QUERY, n_features=N_FEATURES,
-                               direction=other, rng=rng)
+    minority = _minority_tasks(regime, n_min, EVAL_QUERY, rng)
     return {"mixture": gh.TaskBatch.concatenate([majority[: n_tasks - n_min], minority])}
 
 
 def training_like_batches(regime: Regime, seed: int, n_batches: int) -> gh.TaskBatch:
     """``n_batches`` batches from the training distribution, joined: (n_batches * T) tasks."""
     rng = np.random.default_rng([STREAM["diag"], seed])
-    t = regime.n_tasks
+    t, k = regime.n_tasks, regime.fam.k_shot
     n_min = round(regime.minority_frac * t)
-    other = gh.minority_direction(N_FEATURES, regime.minority_angle)
     parts = []
     for _ in range(n_batches):
-        batch = gh.sample_tasks(t, K_SHOT, k_query=K_SHOT, n_features=N_FEATURES,
-                                corrupt_frac=regime.corrupt_frac, corruption=regime.corruption,
-                                rng=rng)
+        batch = _tasks(regime, t, k, rng, corrupt_frac=regime.corrupt_frac,
+                       corruption=regime.corruption)
         if n_min:
-            odd = gh.sample_tasks(n_min, K_SHOT, k_query=K_SHOT, n_features=N_FEATURES,
-                                  direction=other, rng=rng)
+            odd = _minority_tasks(regime, n_min, k, rng)
             batch = gh.TaskBatch.concatenate([batch[: t - n_min], odd])
         parts.append(batch)
     return gh.TaskBatch.concatenate(parts)
 
 
-def agreement_diagnostics(theta: np.ndarray, batches: gh.TaskBatch, n_tasks: int,
-                          alpha: float) -> dict[str, float]:
-    """How much task updates agree at ``theta``, on batches of ``n_tasks`` tasks.
+def agreement_diagnostics(theta: np.ndarray, batches: gh.TaskBatch, n_tasks: int, alpha: float,
+                          normalization: str) -> dict[str, float]:
+    """How much task updates ``g_i = theta - theta_i'`` agree at ``theta``, batch by batch.
 
-    diag_share : mean over batches of ``sum_i |g_i.g_i| / sum_ij |g_i.g_j|``: near 1, each
-        GA weight is mostly the task's own squared update norm (magnitude, not agreement).
     mean_cos : mean cosine between the updates of two different tasks of a batch.
-    corr_w_sqnorm : correlation, over all tasks, of the GA weight with ``|g_i|^2``.
+    diag_share : mean over batches of ``sum_i u_i.u_i / sum_ij |u_i.u_j|``, with ``u_i = g_i``
+        ("paper", "book") or ``g_i / |g_i|`` ("cosine"): the share of each task's agreement
+        with itself in the Gram matrix the weights come from. Near 1, a weight is mostly the
+        task's own squared update length (magnitude, not agreement).
+    corr_w_sqnorm : correlation, over all tasks, of the GA weight (``gh.ga_weights`` with
+        ``normalization``) with ``|g_i|^2``.
     """
     adapted = gh.inner_update(theta, batches.x_support, batches.y_support, alpha)
     g = (theta - adapted).reshape(-1, n_tasks, theta.size)  # (B, T, d)
-    gram = np.einsum("btd,bsd->bts", g, g)
-    abs_sum = np.abs(gram).sum(axis=(1, 2))
-    diag = np.abs(np.diagonal(gram, axis1=1, axis2=2)).sum(axis=1)
-    out = {"diag_share": float(np.mean(diag / abs_sum)), "mean_cos": math.nan,
-           "corr_w_sqnorm": math.nan}
+    sq = np.einsum("btd,btd->bt", g, g)
+    norms = np.sqrt(sq)[..., None]
+    unit = np.divide(g, norms, out=np.zeros_like(g), where=norms > 0)
+    cos = np.einsum("btd,bsd->bts", unit, unit)
+    gram = cos if normalization == "cosine" else np.einsum("btd,bsd->bts", g, g)
+    diag = np.trace(gram, axis1=1, axis2=2)
+    out = {"diag_share": float(np.mean(diag / np.abs(gram).sum(axis=(1, 2)))),
+           "mean_cos": math.nan, "corr_w_sqnorm": math.nan}
     if n_tasks > 1:
-        norms = np.sqrt(np.diagonal(gram, axis1=1, axis2=2))
-        cos = gram / (norms[:, :, None] * norms[:, None, :])
-        off = ~np.eye(n_tasks, dtype=bool)
-        out["mean_cos"] = float(cos[:, off].mean())
-        weights = gram.sum(axis=2) / abs_sum[:, None]  # GA weights, batched
-        sq = np.diagonal(gram, axis1=1, axis2=2).ravel()
-        if np.std(weights) > 0 and np.std(sq) > 0:
-            out["corr_w_sqnorm"] = float(np.corrcoef(weights.ravel(), sq)[0, 1])
+        out["mean_cos"] = float(cos[:, ~np.eye(n_tasks, dtype=bool)].mean())
+        weights = np.stack([gh.ga_weights(b, normalization=normalization) for b in g])
+        if np.ptp(weights) > 0 and np.ptp(sq) > 0:  # else the correlation is undefined
+            out["corr_w_sqnorm"] = float(np.corrcoef(weights.ravel(), sq.ravel())[0, 1])
     return out
 
 
 def weight_diagnostics(history: gh.History) -> dict[str, float]:
     """Task weights over training: their sum, and means on flagged vs other tasks.
 
-    Flagged tasks are the corrupted ones, or the minority ones in the minority regime.
-    ``*_early`` columns cover the first 10 % of the meta-iterations only.
+    Flagged tasks are the corrupted ones (flipped, random or outlier), or the minority ones in
+    the minority regime. ``*_early`` columns cover the first 10 % of the meta-iterations only.
     """
     done = history.epochs_done
     w = history.weights[:done]
     flagged = (history.corrupted | history.minority)[:done]
     early = np.arange(done)[:, None] < max(1, done // 10)
-    out = {"w_sum": float(w.sum(axis=1).mean())}
+    out = {"w_sum": float(w.sum(axis=1).mean()), "w_abs_sum": float(np.abs(w).sum(axis=1).mean())}
     for name, mask in (("flagged", flagged), ("other", ~flagged)):
         for suffix, part in (("", mask), ("_early", mask & early)):
             out[f"w_{name}{suffix}"] = float(w[part].mean()) if part.any() else math.nan
@@ -365,44 +469,56 @@ def weight_diagnostics(history: gh.History) -> dict[str, float]:
 
 
 METRICS = ("acc_0", "acc_1", "acc_5", "loss_0", "loss_1", "loss_5")
-DIAGNOSTICS = ("w_sum", "w_flagged", "w_other", "w_flagged_early", "w_other_early",
-               "negw_flagged", "negw_other", "diag_share", "cos_init", "cos_final",
-               "corr_w_sqnorm")
-GA_METHODS = ("ga", "foga")  # the methods whose weights are diagnosed
+DIAGNOSTICS = ("w_sum", "w_abs_sum", "w_flagged", "w_other", "w_flagged_early",
+               "w_other_early", "negw_flagged", "negw_other", "diag_share", "cos_init",
+               "cos_final", "corr_w_sqnorm")
+
+
+def train(job: Job) -> gh.History | None:
+    """Meta-train the job's configuration; None if it diverged."""
+    regime, method = REGIME_BY_NAME[job.regime], METHODS[job.method]
+    fam = regime.fam
+    config = gh.MetaConfig(
+        method=method.base, first_order=method.first_order, normalization=method.normalization,
+        alpha=job.alphas[0], beta=job.beta, n_tasks=regime.n_tasks, k_shot=fam.k_shot,
+        k_query=fam.k_shot, n_features=fam.n_features, spread=fam.spread,
+        epochs=job.budget.epochs, corrupt_frac=regime.corrupt_frac,
+        corruption=regime.corruption, seed=job.seed, minority_frac=regime.minority_frac,
+        minority_angle=regime.minority_angle, eval_every=job.budget.epochs, eval_tasks=10)
+    try:
+        return gh.meta_train(config)
+    except ValueError as exc:
+        if "diverged" not in str(exc):
+            raise
+        return None
+
+
+def diagnose(job: Job, history: gh.History) -> dict[str, float]:
+    """The weight and agreement diagnostics of a GA test run (see the two functions above)."""
+    regime, alpha = REGIME_BY_NAME[job.regime], job.alphas[0]
+    normalization = METHODS[job.method].normalization
+    batches = training_like_batches(regime, job.seed, job.budget.diag_batches)
+    init, final = (agreement_diagnostics(theta, batches, regime.n_tasks, alpha, normalization)
+                   for theta in (history.theta_init, history.theta))
+    return {**weight_diagnostics(history), "diag_share": final["diag_share"],
+            "cos_init": init["mean_cos"], "cos_final": final["mean_cos"],
+            "corr_w_sqnorm": final["corr_w_sqnorm"]}
 
 
 def run_job(job: Job) -> list[dict]:
     """Train one configuration and evaluate it: one row per (alpha, evaluation set)."""
     regime = REGIME_BY_NAME[job.regime]
-    base, first_order = METHODS[job.method]
-    b = job.budget
-    config = gh.MetaConfig(
-        method=base, first_order=first_order, alpha=job.alphas[0], beta=job.beta,
-        n_tasks=regime.n_tasks, k_shot=K_SHOT, k_query=K_SHOT, n_features=N_FEATURES,
-        epochs=b.epochs, corrupt_frac=regime.corrupt_frac, corruption=regime.corruption,
-        seed=job.seed, minority_frac=regime.minority_frac, minority_angle=regime.minority_angle,
-        eval_every=b.epochs, eval_tasks=10)
-    try:
-        history = gh.meta_train(config)
-    except ValueError as exc:
-        if "diverged" not in str(exc):
-            raise
-        history = None
-    sets = make_eval_tasks(regime, job.role, job.seed, b.eval_tasks)
+    history = train(job)
+    sets = make_eval_tasks(regime, job.role, job.seed, job.budget.eval_tasks)
     diag = dict.fromkeys(DIAGNOSTICS, math.nan)
-    if history is not None and job.role == "test" and job.method in GA_METHODS:
-        diag.update(weight_diagnostics(history))
-        batches = training_like_batches(regime, job.seed, b.diag_batches)
-        final = agreement_diagnostics(history.theta, batches, regime.n_tasks, job.alphas[0])
-        init = agreement_diagnostics(history.theta_init, batches, regime.n_tasks, job.alphas[0])
-        diag.update(diag_share=final["diag_share"], cos_init=init["mean_cos"],
-                    cos_final=final["mean_cos"], corr_w_sqnorm=final["corr_w_sqnorm"])
+    if history is not None and job.role == "test" and METHODS[job.method].weighted:
+        diag.update(diagnose(job, history))
     rows = []
     for alpha in job.alphas:
         for set_name in regime.eval_sets(job.role):
             row = {"regime": job.regime, "eval_set": set_name, "method": job.method,
-                   "seed": job.seed, "alpha": alpha, "beta": job.beta, "epochs": b.epochs,
-                   "diverged": int(history is None)}
+                   "seed": job.seed, "alpha": alpha, "beta": job.beta,
+                   "epochs": job.budget.epochs, "diverged": int(history is None)}
             for steps in STEPS:
                 if history is None:
                     row[f"acc_{steps}"] = row[f"loss_{steps}"] = math.nan
@@ -410,90 +526,184 @@ def run_job(job: Job) -> list[dict]:
                 ev = gh.adapt_and_evaluate(history.theta, sets[set_name], alpha, steps=steps)
                 row[f"acc_{steps}"] = float(ev.accuracy_after.mean())
                 row[f"loss_{steps}"] = float(ev.loss_after.mean())
-            row.update(diag)
-            rows.append(row)
+            rows.append({**row, **diag})
     return rows
 
 
-def run_jobs(jobs: list[Job], workers: int, phase: str) -> list[list[dict]]:
-    """Run jobs (in parallel if workers > 1); results in job order. Progress on stderr."""
+Runner = Callable[[list[Job]], list[list[dict]]]
+
+
+def run_jobs(jobs: list[Job], pool: ProcessPoolExecutor | None, phase: str) -> list[list[dict]]:
+    """Run jobs (in the pool, if any); results in job order. Progress on stderr."""
     results: list[list[dict] | None] = [None] * len(jobs)
     start = time.perf_counter()
-    step = max(1, len(jobs) // 20)
+    step = max(1, len(jobs) // 10)
 
     def report(done: int) -> None:
         if done % step == 0 or done == len(jobs):
             print(f"  {phase}: {done}/{len(jobs)} runs, {time.perf_counter() - start:.0f} s",
                   file=sys.stderr, flush=True)
 
-    if workers == 1:
+    if pool is None:
         for i, job in enumerate(jobs):
             results[i] = run_job(job)
             report(i + 1)
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
-            for done, future in enumerate(as_completed(futures), start=1):
-                results[futures[future]] = future.result()
-                report(done)
+        futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            results[futures[future]] = future.result()
+            report(done)
     return results  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------------------------
-# Tuning, evaluation, summaries
+# Tuning: log grids of alpha and beta, extended past an edge until the choice is inside them
 # ---------------------------------------------------------------------------------------------
 
-
-def tuning_jobs(budget: Budget) -> list[Job]:
-    jobs = []
-    for regime in REGIMES:
-        for method in METHODS:
-            for beta in budget.betas:
-                for v in range(budget.val_seeds):
-                    seed = VAL_SEED_OFFSET + v
-                    if method == "joint":
-                        jobs.append(Job(regime.name, method, beta, budget.alphas, seed, "val",
-                                        budget))
-                    else:
-                        jobs.extend(Job(regime.name, method, beta, (alpha,), seed, "val", budget)
-                                    for alpha in budget.alphas)
-    return jobs
+Point = tuple[str, str, int, int]  # (regime, method, alpha exponent j, beta exponent k)
 
 
-def select(tuning_rows: list[dict]) -> tuple[dict, list[dict]]:
-    """Choose (alpha, beta) per (regime, method) by the mean validation accuracy after 1 step.
+def tuning_jobs(points: list[Point], budget: Budget) -> list[Job]:
+    """Validation runs of grid points, on every validation seed. Joint training ignores alpha
+    while training, so one joint run per beta serves all of its alphas."""
+    groups: dict[tuple, list[float]] = {}
+    for regime, method, j, k in points:
+        key = (regime, method, k, None if method == "joint" else j)
+        groups.setdefault(key, []).append(alpha_of(j))
+    return [Job(regime, method, beta_of(k), tuple(alphas), VAL_SEED_OFFSET + v, "val", budget)
+            for (regime, method, k, _), alphas in groups.items()
+            for v in range(budget.val_seeds)]
 
-    Returns {(regime, method): (alpha, beta)} and one scored row per grid point.
+
+def score(rows: list[dict], added_in: dict[tuple, int]) -> list[dict]:
+    """One row per grid point (regime, method, alpha, beta): mean validation score over seeds.
+
+    A point that diverged on any seed has no score. ``added_in[(regime, method, alpha, beta)]``
+    is the tuning round that added the point (0: the starting grid).
     """
     groups: dict[tuple, list[dict]] = {}
-    for row in tuning_rows:
+    for row in rows:
         groups.setdefault((row["regime"], row["method"], row["alpha"], row["beta"]), []).append(row)
     scored = []
-    for (regime, method, alpha, beta), rows in groups.items():
-        diverged = sum(r["diverged"] for r in rows)
-        acc = math.nan if diverged else float(np.mean([r["acc_1"] for r in rows]))
-        loss = math.nan if diverged else float(np.mean([r["loss_1"] for r in rows]))
-        scored.append({"regime": regime, "method": method, "alpha": alpha, "beta": beta,
-                       "val_acc_1": acc, "val_loss_1": loss, "runs": len(rows),
-                       "diverged_runs": diverged, "chosen": 0})
-    chosen = {}
-    for row in sorted(scored, key=lambda r: (r["regime"], r["method"])):
-        if row["diverged_runs"]:
-            continue
-        key = (row["regime"], row["method"])
-        rank = (-row["val_acc_1"], row["val_loss_1"], row["beta"], row["alpha"])
-        if key not in chosen or rank < chosen[key][0]:
-            chosen[key] = (rank, row)
-    for _, row in chosen.values():
-        row["chosen"] = 1
+    for key, group in groups.items():
+        diverged = sum(r["diverged"] for r in group)
+        scored.append({
+            **dict(zip(("regime", "method", "alpha", "beta"), key, strict=True)),
+            "round": added_in[key],
+            "val_acc_1": math.nan if diverged else float(np.mean([r["acc_1"] for r in group])),
+            "val_loss_1": math.nan if diverged else float(np.mean([r["loss_1"] for r in group])),
+            "runs": len(group), "diverged_runs": diverged, "chosen": 0, "alpha_status": "",
+            "beta_status": ""})
     order = {r.name: i for i, r in enumerate(REGIMES)}
     methods = list(METHODS)
     scored.sort(key=lambda r: (order[r["regime"]], methods.index(r["method"]), r["alpha"],
                                r["beta"]))
-    missing = [f"{r}/{m}" for r in order for m in METHODS if (r, m) not in chosen]
+    return scored
+
+
+def position(line: list[dict], best: dict) -> str:
+    """Where the chosen point sits on one axis (``line``: the points along it, in order).
+
+    "lower edge" / "upper edge": nothing was tried beyond it; "largest stable": the next
+    larger value diverged; "interior": stable, scored neighbours on both sides.
+    """
+    i = line.index(best)
+    if i == 0:
+        return "lower edge"
+    if i == len(line) - 1:
+        return "upper edge"
+    return "largest stable" if line[i + 1]["diverged_runs"] else "interior"
+
+
+def select(scored: list[dict]) -> tuple[dict, dict]:
+    """Choose (alpha, beta) per (regime, method) by the mean validation accuracy after 1 step.
+
+    Ties: lower validation loss, then smaller beta, then smaller alpha. Returns
+    ``{(regime, method): (alpha, beta)}`` and ``{(regime, method): {"alpha": position,
+    "beta": position}}`` (see ``position``; both "all diverged" where no point is stable).
+    Marks the chosen rows of ``scored``.
+    """
+    keys = list(dict.fromkeys((row["regime"], row["method"]) for row in scored))
+    best: dict[tuple, tuple] = {}
+    for row in scored:
+        row["chosen"], row["alpha_status"], row["beta_status"] = 0, "", ""
+        if row["diverged_runs"]:
+            continue
+        key = (row["regime"], row["method"])
+        rank = (-row["val_acc_1"], row["val_loss_1"], row["beta"], row["alpha"])
+        if key not in best or rank < best[key][0]:
+            best[key] = (rank, row)
+    chosen, status = {}, {}
+    for key in keys:
+        if key not in best:
+            status[key] = {"alpha": "all diverged", "beta": "all diverged"}
+            continue
+        row = best[key][1]
+        mine = [r for r in scored if (r["regime"], r["method"]) == key]
+        alpha_line = sorted((r for r in mine if r["beta"] == row["beta"]),
+                            key=lambda r: r["alpha"])
+        beta_line = [r for r in mine if r["alpha"] == row["alpha"]]  # sorted by beta already
+        status[key] = {"alpha": position(alpha_line, row), "beta": position(beta_line, row)}
+        chosen[key] = (row["alpha"], row["beta"])
+        row["chosen"] = 1
+        row["alpha_status"], row["beta_status"] = status[key]["alpha"], status[key]["beta"]
+    return chosen, status
+
+
+def _beyond(exponents: set[int], where: str) -> set[int]:
+    """The grid exponent one step beyond the edge the choice sits at (none if inside)."""
+    if where in ("lower edge", "all diverged"):
+        return {min(exponents) - 1}
+    return {max(exponents) + 1} if where == "upper edge" else set()
+
+
+def extend(grid: dict[tuple, tuple[set[int], set[int]]], status: dict) -> list[Point]:
+    """Widen the grid of every (regime, method) whose choice sits at an edge; new points.
+
+    ``grid[key] = (alpha exponents, beta exponents)``, always run as a full product: a new
+    beta is run at every alpha, a new alpha at every beta. Where every point diverged, the
+    grid grows towards smaller beta.
+    """
+    points: list[Point] = []
+    for key, where in status.items():
+        js, ks = grid[key]
+        new_j = set() if where["alpha"] == "all diverged" else _beyond(js, where["alpha"])
+        new_k = _beyond(ks, where["beta"])
+        grid[key] = (js | new_j, ks | new_k)
+        points += [(*key, j, k) for j in sorted(js | new_j) for k in sorted(ks | new_k)
+                   if j in new_j or k in new_k]
+    return points
+
+
+def tune(budget: Budget, run: Runner) -> tuple[dict, dict, list[dict]]:
+    """Tune every (regime, method) with edge extension; ``run`` executes a list of jobs.
+
+    Round 0 runs the starting grid; each later round adds, for every (regime, method) whose
+    choice sits at an edge of the alpha or the beta grid, the next grid value beyond it, and
+    chooses again, up to ``budget.max_extensions`` rounds. Returns (chosen, status, scored).
+    """
+    start = (set(budget.alpha_exponents), set(budget.beta_exponents))
+    grid = {(r.name, m): start for r in REGIMES for m in METHODS}
+    points = [(*key, j, k) for key in grid for j in sorted(start[0]) for k in sorted(start[1])]
+    rows: list[dict] = []
+    added_in: dict[tuple, int] = {}
+    for round_ in range(budget.max_extensions + 1):
+        added_in.update({(r, m, alpha_of(j), beta_of(k)): round_ for r, m, j, k in points})
+        rows += [row for job_rows in run(tuning_jobs(points, budget)) for row in job_rows]
+        scored = score(rows, added_in)
+        chosen, status = select(scored)
+        points = extend(grid, status) if round_ < budget.max_extensions else []
+        if not points:
+            break
+    missing = [f"{r}/{m}" for (r, m), where in status.items() if where["beta"] == "all diverged"]
     if missing:
         raise ValueError(f"every grid point diverged for {', '.join(missing)}: widen the grid")
-    return {k: (row["alpha"], row["beta"]) for k, (_, row) in chosen.items()}, scored
+    return chosen, status, scored
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation and summaries
+# ---------------------------------------------------------------------------------------------
 
 
 def evaluation_jobs(chosen: dict, seeds: list[int], budget: Budget) -> list[Job]:
@@ -512,33 +722,52 @@ def eval_rows() -> list[tuple[str, str, str]]:
     return out
 
 
+def pair_name(first: str, second: str) -> str:
+    return f"{first}-{second}"
+
+
+def interval_row(regime: str, set_name: str, name: str, metric: str, values) -> dict:
+    """A summary row: mean and 95 % half-width of the finite values (diverged runs: NaN)."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    mean, half = (mean_ci(values) if values.size >= 2
+                  else (float(values.mean()) if values.size else math.nan, math.nan))
+    return {"regime": regime, "eval_set": set_name, "method": name, "metric": metric,
+            "n": int(values.size), "mean": mean, "half_width": half, "ci_low": mean - half,
+            "ci_high": mean + half}
+
+
+def paired_values(a: dict[int, dict], b: dict[int, dict], metric: str) -> list[float]:
+    """``a[seed][metric] - b[seed][metric]`` for every seed in both (rows keyed by seed)."""
+    return [a[s][metric] - b[s][metric] for s in sorted(set(a) & set(b))]
+
+
 def summarise(raw: list[dict]) -> list[dict]:
-    """Tidy summary: one row per (regime, eval_set, method or pair, metric)."""
+    """Tidy summary: one row per (regime, eval_set, method / pair / "headroom", metric).
+
+    Pairs are per-seed differences ``first - second`` (PAIRS). The headroom of a corrupted
+    regime is MAML on its family's clean regime minus MAML on it, on the same clean test tasks.
+    """
     table: dict[tuple, dict[int, dict]] = {}
     for row in raw:
         table.setdefault((row["regime"], row["eval_set"], row["method"]), {})[row["seed"]] = row
     out = []
-
-    def add(regime, set_name, name, metric, values):
-        values = np.asarray(values, dtype=float)
-        values = values[np.isfinite(values)]
-        mean, half = (mean_ci(values) if values.size >= 2
-                      else (float(values.mean()) if values.size else math.nan, math.nan))
-        out.append({"regime": regime, "eval_set": set_name, "method": name, "metric": metric,
-                    "n": int(values.size), "mean": mean, "half_width": half,
-                    "ci_low": mean - half, "ci_high": mean + half})
-
-    for regime, set_name, _ in eval_rows():
-        for method in METHODS:
-            rows = table[regime, set_name, method]
-            for metric in METRICS + (DIAGNOSTICS if method in GA_METHODS else ()):
-                add(regime, set_name, method, metric, [rows[s][metric] for s in sorted(rows)])
+    for regime_name, set_name, _ in eval_rows():
+        regime = REGIME_BY_NAME[regime_name]
+        for method, spec in METHODS.items():
+            rows = table[regime_name, set_name, method]
+            for metric in METRICS + (DIAGNOSTICS if spec.weighted else ()):
+                out.append(interval_row(regime_name, set_name, method, metric,
+                                        [rows[s][metric] for s in sorted(rows)]))
         for first, second in PAIRS:
-            a, b = table[regime, set_name, first], table[regime, set_name, second]
-            seeds = sorted(set(a) & set(b))
-            for metric in METRICS:
-                add(regime, set_name, f"{first}-{second}", metric,
-                    [a[s][metric] - b[s][metric] for s in seeds])
+            a, b = table[regime_name, set_name, first], table[regime_name, set_name, second]
+            out.extend(interval_row(regime_name, set_name, pair_name(first, second), metric,
+                                    paired_values(a, b, metric)) for metric in METRICS)
+        if regime.clean_reference and set_name == regime.clean_set:
+            clean = table[regime.clean_reference, "clean", "maml"]
+            here = table[regime_name, set_name, "maml"]
+            out.extend(interval_row(regime_name, set_name, "headroom", metric,
+                                    paired_values(clean, here, metric)) for metric in METRICS)
     return out
 
 
@@ -564,145 +793,278 @@ def write_csv(path: Path, rows: list[dict], digits: int) -> None:
             writer.writerow([_fmt(v, digits, k in ("alpha", "beta")) for k, v in row.items()])
 
 
-def _cell(summary: dict, regime, set_name, method, metric, signed=False) -> str:
-    row = summary[regime, set_name, method, metric]
-    if not math.isfinite(row["mean"]):
+def index(summary_rows: list[dict]) -> dict[tuple, dict]:
+    """Summary rows keyed by (regime, eval_set, method, metric)."""
+    return {(r["regime"], r["eval_set"], r["method"], r["metric"]): r for r in summary_rows}
+
+
+def _cell(s: dict, regime, set_name, method, metric, signed=False) -> str:
+    """``mean ± half`` (signed: with sign, bold when the interval excludes 0); n/a if absent."""
+    row = s.get((regime, set_name, method, metric))
+    if row is None or not math.isfinite(row["mean"]):
         return "n/a"
     text = f"{row['mean']:+.3f}" if signed else f"{row['mean']:.3f}"
     if math.isfinite(row["half_width"]):
         text += f" ± {row['half_width']:.3f}"
-    if signed and math.isfinite(row["half_width"]) and (row["ci_low"] > 0 or row["ci_high"] < 0):
-        text = f"**{text}**"
+        if signed and (row["ci_low"] > 0 or row["ci_high"] < 0):
+            text = f"**{text}**"
     return text
 
 
-def markdown(summary_rows, chosen, seeds, budget, command: str) -> str:
-    s = {(r["regime"], r["eval_set"], r["method"], r["metric"]): r for r in summary_rows}
-    n_seeds = len(seeds)
-    pairs = [f"{a}-{b}" for a, b in PAIRS]
-    lines = [
-        "# MAML vs gradient-agreement MAML",
+def _mean(s: dict, regime, set_name, method, metric, fmt: str = ".3f") -> str:
+    row = s.get((regime, set_name, method, metric))
+    return "n/a" if row is None or not math.isfinite(row["mean"]) else f"{row['mean']:{fmt}}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(row) + " |" for row in rows), ""]
+
+
+DIFF_LABELS = ["headroom (MAML clean − MAML)",
+               *(f"{METHODS[a].label} − {METHODS[b].label}" for a, b in PAIRS)]
+
+
+def method_table(s: dict, metric: str) -> list[str]:
+    return _table(["Regime (test tasks)", *(m.label for m in METHODS.values())],
+                  [[label, *(_cell(s, r, e, m, metric) for m in METHODS)]
+                   for r, e, label in eval_rows()])
+
+
+def difference_table(s: dict, metric: str) -> list[str]:
+    names = ["headroom", *(pair_name(a, b) for a, b in PAIRS)]
+    return _table(["Regime (test tasks)", *DIFF_LABELS],
+                  [[label, *(_cell(s, r, e, n, metric, signed=True) for n in names)]
+                   for r, e, label in eval_rows()])
+
+
+STATUS_MARK = {"interior": "", "largest stable": "S", "upper edge": "E↑", "lower edge": "E↓"}
+
+
+def choice_text(chosen: dict, status: dict, key: tuple) -> str:
+    """``alpha, beta`` with a mark per axis where the choice is not interior, e.g. (β S)."""
+    alpha, beta = chosen[key]
+    marks = [f"{symbol} {STATUS_MARK[status[key][axis]]}"
+             for axis, symbol in (("alpha", "α"), ("beta", "β")) if status[key][axis] != "interior"]
+    return f"{alpha:g}, {beta:g}" + (f" ({', '.join(marks)})" if marks else "")
+
+
+def _grid_range(rows: list[dict], axis: str) -> str:
+    values = sorted({r[axis] for r in rows})
+    return f"{values[0]:g}–{values[-1]:g}"
+
+
+def hyperparameter_lines(chosen: dict, status: dict, scored: list[dict],
+                         budget: Budget) -> list[str]:
+    """The chosen (alpha, beta) per regime and method, where each sits, and the grids tried."""
+    lines = _table(["Regime", *(m.label for m in METHODS.values())],
+                   [[regime.label, *(choice_text(chosen, status, (regime.name, m))
+                                     for m in METHODS)] for regime in REGIMES])
+    for axis, symbol in (("alpha", "α"), ("beta", "β")):
+        counts = {where: sum(v[axis] == where for v in status.values()) for where in STATUS_MARK}
+        lines.append(
+            f"{axis} ({symbol}): {counts['interior']} of {len(status)} choices interior (a "
+            f"stable, scored value on both sides); {counts['largest stable']} marked S, the "
+            "largest stable value (the next larger one diverged on a validation seed); "
+            f"{counts['upper edge'] + counts['lower edge']} marked E↑/E↓, still at the upper / "
+            f"lower edge after {budget.max_extensions} extension rounds.")
+        lines.append("")
+    lines += edge_notes(status, scored)
+    start = {"alpha": sorted(alpha_of(j) for j in budget.alpha_exponents),
+             "beta": sorted(beta_of(k) for k in budget.beta_exponents)}
+    wider = []
+    for key in status:
+        mine = [r for r in scored if (r["regime"], r["method"]) == key]
+        if any(sorted({r[axis] for r in mine}) != start[axis] for axis in start):
+            wider.append([key[0], METHODS[key[1]].label, _grid_range(mine, "alpha"),
+                          _grid_range(mine, "beta")])
+    lines += [
+        f"Starting grids: alpha {', '.join(f'{a:g}' for a in start['alpha'])}; beta "
+        f"{', '.join(f'{b:g}' for b in start['beta'])}. Joint training ignores alpha while "
+        "training; its alpha is the test-time step.", "",
+        f"<details><summary>Grids widened by the edge extension ({len(wider)} of "
+        f"{len(status)})</summary>", "",
+        *_table(["Regime", "Method", "alpha tried", "beta tried"], wider), "</details>", ""]
+    return lines
+
+
+def edge_notes(status: dict, scored: list[dict]) -> list[str]:
+    """One sentence per choice still at an edge: its validation score and its inner neighbour's."""
+    notes = []
+    for key, where in status.items():
+        mine = [r for r in scored if (r["regime"], r["method"]) == key]
+        (row,) = [r for r in mine if r["chosen"]]
+        for axis, other in (("alpha", "beta"), ("beta", "alpha")):
+            if where[axis] not in ("lower edge", "upper edge"):
+                continue
+            line = sorted((r for r in mine if r[other] == row[other]), key=lambda r: r[axis])
+            note = (f"{key[0]}/{METHODS[key[1]].label}: {axis} {row[axis]:g} at the "
+                    f"{where[axis]} scores {row['val_acc_1']:.4f}")
+            if len(line) > 1:
+                inner = line[1] if where[axis] == "lower edge" else line[-2]
+                note += f", {inner[axis]:g} scores {inner['val_acc_1']:.4f}"
+            notes.append(note)
+    if not notes:
+        return []
+    text = "Still at an edge (validation accuracy after 1 step): " + "; ".join(notes) + "."
+    if any(where["beta"] == "lower edge" for where in status.values()):
+        text += (" A beta at the lower edge means the method does best when it barely "
+                 "meta-trains: as beta goes to 0, theta stays at its random start.")
+    return [text, ""]
+
+
+def weights_lines(s: dict, chosen: dict) -> list[str]:
+    """The GA weights of the test runs and the agreement of the task updates, per regime."""
+    rows = []
+    for regime in REGIMES:
+        set_name = regime.eval_sets("test")[0]
+        for m in WEIGHTED:
+            beta = chosen[regime.name, m][1]
+            args = (regime.name, set_name, m)
+            w_sum = s[(*args, "w_sum")]["mean"]
+            flagged, other = s[(*args, "w_flagged")]["mean"], s[(*args, "w_other")]["mean"]
+            ratio = flagged / other if math.isfinite(flagged) and other != 0 else math.nan
+            rows.append([
+                regime.label, METHODS[m].label, f"{beta:g}", _cell(s, *args, "w_sum"),
+                f"{beta * w_sum:.3f}", _mean(s, *args, "w_abs_sum"),
+                f"{_mean(s, *args, 'w_flagged_early')} / {_mean(s, *args, 'w_other_early')}",
+                f"{_mean(s, *args, 'w_flagged')} / {_mean(s, *args, 'w_other')}",
+                "n/a" if not math.isfinite(ratio) else f"{ratio:.2f}",
+                f"{_mean(s, *args, 'negw_flagged')} / {_mean(s, *args, 'negw_other')}",
+                f"{_mean(s, *args, 'cos_init')} → {_mean(s, *args, 'cos_final')}",
+                _mean(s, *args, "diag_share"), _mean(s, *args, "corr_w_sqnorm", ".2f")])
+    intro = (
+        "Mean over the test seeds. Σw = mean over meta-steps of sum_i w_i (± 95 % half-width): "
+        "the effective meta-step is beta × Σw (MAML and Reptile: Σw = 1). Σ|w| = mean of "
+        "sum_i |w_i|: 1 for the paper's and the cosine normalisation (eq. 13 normalises it), "
+        "below 1 for the book's. Flagged tasks = corrupted (flipped, random-label, outlier) "
+        "tasks, or minority tasks in the minority regime; w flagged / other = their mean "
+        "weights over the first 10 % of the meta-iterations and over all of them (MAML gives "
+        "every task 1/T), flagged ÷ other the ratio of the second pair; w<0 = share of negative "
+        "weights. On fresh training-like batches, with the method's alpha: cos = mean cosine "
+        "between two tasks' updates g_i = theta − theta_i' at the initial and the final theta; "
+        "diag share = sum_i u_i.u_i / sum_ij |u_i.u_j| at the final theta, u_i = g_i (paper, "
+        "book) or g_i/|g_i| (cosine); corr = correlation of w_i (the method's normalisation) "
+        "with ‖g_i‖² there (weights driven by update size rather than agreement).")
+    return [intro, "", *_table(
+        ["Regime", "Method", "beta", "Σw", "beta × Σw", "Σ|w|", "w flagged / other, first 10 %",
+         "w flagged / other, all", "flagged ÷ other", "w<0 flagged / other", "cos init → final",
+         "diag share", "corr(w, ‖g‖²)"], rows)]
+
+
+def design_lines(budget: Budget, n_seeds: int) -> list[str]:
+    """What was run: families, regimes, methods, tuning and evaluation."""
+    families = "; ".join(f.label for f in FAMILIES.values())
+    alphas = "{" + ", ".join(f"{alpha_of(j):g}" for j in budget.alpha_exponents) + "}"
+    betas = "{" + ", ".join(f"{beta_of(k):g}" for k in budget.beta_exponents) + "}"
+    return [
+        f"Task families: {families}. One sigmoid unit, T=10 tasks per batch unless stated, "
+        "as many query as support points in training, one inner step. Outliers: boundary "
+        f"around a direction at {gh.OUTLIER_ANGLE:g}° to the shared one, features "
+        f"{gh.OUTLIER_SCALE:g}× larger. Minority: tasks around a direction at 120°.",
         "",
-        f"Generated by `benchmarks/ga_vs_maml.py` ({n_seeds} test seeds, {budget.epochs} "
-        f"meta-iterations). Every cell: mean over seeds ± half-width of "
-        "the 95 % t-interval. Differences are paired by seed (same initial theta, training "
-        "batches and test tasks); **bold** when the interval excludes 0.",
+        "Methods: MAML (second order), FO-MAML, GA-MAML with the paper's weights "
+        "(w_i = Σ_j g_i.g_j / Σ_k |Σ_j g_k.g_j|, so Σ|w| = 1; second order, and FO-GA-MAML), "
+        "GA book (the book chapter's denominator Σ_k Σ_j |g_k.g_j|), GA cosine* (the paper's "
+        "formula on unit updates), Reptile (theta + beta · mean_i (theta_i' − theta)), "
+        "GA-Reptile (theta + beta · Σ_i w_i (theta_i' − theta), paper weights), joint training. "
+        + COSINE_NOTE,
         "",
-        f"Reproduce: `{command}`",
+        f"Tuning: every (regime, method) on {budget.val_seeds} validation seed(s) (own training "
+        f"seeds and tasks), on the grid alpha in {alphas} × beta in {betas} (log grids: "
+        "beta ratio 2, alpha 0.1, 0.3, 1, 3, 10, ...); a choice at an edge of either grid adds "
+        "the next value beyond it (at every value of the other) and is made again, up to "
+        f"{budget.max_extensions} rounds. Score: validation accuracy after one step (ties: "
+        "lower loss). A point that diverged on a validation seed is never chosen.",
         "",
-        f"Tasks: d={N_FEATURES}, {K_SHOT} support points, {K_SHOT} query points in training; "
-        f"{budget.eval_tasks} fresh test tasks per seed with {EVAL_QUERY} query points, clean, "
-        "from a separate seed stream. Hyperparameters tuned per regime and method on "
-        f"{budget.val_seeds} validation seed(s) (own training seeds and tasks): beta in "
-        f"{list(budget.betas)}, alpha in {list(budget.alphas)}, by validation accuracy after "
-        "one step.",
+        f"Evaluation: {n_seeds} test seeds, {budget.epochs} meta-iterations, "
+        f"{budget.eval_tasks} fresh clean test tasks of the family per seed with {EVAL_QUERY} "
+        "query points, from a separate seed stream. Headroom: MAML trained on the family's "
+        "clean regime (T=10) minus MAML trained on the corrupted regime, on the same test "
+        "tasks, paired by seed (what a perfect defence against the corruption could win back).",
         "",
     ]
 
-    def table(metric: str, title: str) -> None:
-        header = ["Regime (test tasks)", *(LABELS[m] for m in METHODS),
-                  "GA − MAML", "FO-GA − FO-MAML"]
-        lines.extend([f"## {title}", "", "| " + " | ".join(header) + " |",
-                      "|" + "---|" * len(header)])
-        for regime, set_name, label in eval_rows():
-            cells = [_cell(s, regime, set_name, m, metric) for m in METHODS]
-            cells += [_cell(s, regime, set_name, p, metric, signed=True) for p in pairs]
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        lines.append("")
 
-    table("acc_1", "Test accuracy after 1 adaptation step")
-    table("acc_5", "Test accuracy after 5 adaptation steps")
-    table("loss_1", "Test loss after 1 adaptation step (lower is better)")
-    table("acc_0", "Test accuracy before adaptation (the meta-learned theta itself)")
+def diverged_lines(raw: list[dict]) -> list[str]:
+    bad = sorted({(r["regime"], r["method"], r["seed"]) for r in raw if r["diverged"]})
+    text = ", ".join(f"{r}/{m} seed {seed}" for r, m, seed in bad) if bad else "none"
+    return [f"Diverged test runs (left out of the means and the paired differences): {text}.",
+            ""]
 
-    lines.extend(["## Chosen hyperparameters (alpha, beta)", "",
-                  "| Regime | " + " | ".join(LABELS[m] for m in METHODS) + " |",
-                  "|" + "---|" * (len(METHODS) + 1)])
-    for regime in REGIMES:
-        cells = [f"{chosen[regime.name, m][0]:g}, {chosen[regime.name, m][1]:g}" for m in METHODS]
-        lines.append(f"| {regime.label} | " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append("Joint training ignores alpha while training; its alpha is the test-time step.")
-    lines.append("")
 
-    lines.extend([
-        "## GA weights in the test runs (mean over seeds)", "",
-        "Σw = mean over meta-steps of sum_i w_i (MAML: 1; ± the 95 % half-width over seeds): "
-        "the effective meta step is beta × Σw. Flagged tasks = corrupted tasks, or minority "
-        "tasks in the minority regime; w flagged / other = their mean weights, over the first "
-        "10 % of the meta-iterations and over all of them (MAML gives every task 1/T); "
-        "w<0 = fraction of negative weights. On fresh training-like batches: cos = mean cosine "
-        "between two tasks' updates g_i = theta - theta_i' at the initial and the final theta; "
-        "diag share = sum_i g_i.g_i / sum_ij |g_i.g_j| at the final theta; corr = correlation "
-        "of w_i with ‖g_i‖² there (weights driven by update size rather than agreement).",
-        "",
-        "| Regime | Method | beta | Σw | beta × Σw | w flagged / other, first 10 % "
-        "| w flagged / other, all | w<0 flagged / other | cos init → final | diag share "
-        "| corr(w, ‖g‖²) |",
-        "|" + "---|" * 11])
-
-    def mean(regime, set_name, m, metric, fmt=".3f"):
-        value = s[regime, set_name, m, metric]["mean"]
-        return "n/a" if not math.isfinite(value) else f"{value:{fmt}}"
-
-    for regime in REGIMES:
-        set_name = regime.eval_sets("test")[0]
-        for m in GA_METHODS:
-            beta = chosen[regime.name, m][1]
-            wsum = s[regime.name, set_name, m, "w_sum"]["mean"]
-            args = (regime.name, set_name, m)
-            cells = [
-                _cell(s, *args, "w_sum"), f"{beta * wsum:.3f}",
-                f"{mean(*args, 'w_flagged_early')} / {mean(*args, 'w_other_early')}",
-                f"{mean(*args, 'w_flagged')} / {mean(*args, 'w_other')}",
-                f"{mean(*args, 'negw_flagged')} / {mean(*args, 'negw_other')}",
-                f"{mean(*args, 'cos_init')} → {mean(*args, 'cos_final')}",
-                mean(*args, "diag_share"), mean(*args, "corr_w_sqnorm", ".2f"),
-            ]
-            lines.append(f"| {regime.label} | {LABELS[m]} | {beta:g} | " + " | ".join(cells)
-                         + " |")
-    lines.append("")
+def markdown(summary_rows, chosen, status, scored, raw, n_seeds, budget, command) -> str:
+    s = index(summary_rows)
+    lines = [
+        "# MAML vs gradient agreement (GA-MAML, GA-Reptile)", "",
+        f"Generated by `benchmarks/ga_vs_maml.py` ({n_seeds} test seeds, {budget.epochs} "
+        "meta-iterations). Every cell: mean over seeds ± half-width of the 95 % t-interval. "
+        "Differences are paired by seed (same initial theta, training batches and test tasks); "
+        "**bold** when the interval excludes 0.", "",
+        f"Reproduce: `{command}`", "",
+        *design_lines(budget, n_seeds),
+        "## Test accuracy after 1 adaptation step", "", *method_table(s, "acc_1"),
+        COSINE_NOTE, "",
+        "## Paired differences: accuracy after 1 step", "",
+        "Headroom: how much the corruption costs MAML (n/a for clean regimes). The other columns: "
+        "first method minus second, per seed.", "",
+        *difference_table(s, "acc_1"),
+        "## Chosen hyperparameters (alpha, beta)", "",
+        *hyperparameter_lines(chosen, status, scored, budget),
+        "## GA weights and the agreement of task updates", "", *weights_lines(s, chosen),
+    ]
+    for metric, title in (("acc_5", "Test accuracy after 5 adaptation steps"),
+                          ("loss_1", "Test loss after 1 adaptation step (lower is better)"),
+                          ("acc_0", "Test accuracy before adaptation (the meta-learned theta)")):
+        lines += [f"## {title}", "", *method_table(s, metric), *difference_table(s, metric)]
+    lines += diverged_lines(raw)
     return "\n".join(lines)
 
 
-def figure(summary_rows, path: Path, n_seeds: int, epochs: int) -> None:
-    """One figure: accuracy after 1 step per method (left), paired differences (right)."""
-    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
-    from matplotlib.ticker import MaxNLocator
+def _errorbars(ax, rows: list[dict], y: np.ndarray, spec: Method, label: str) -> None:
+    """Means with 95 % error bars; first-order methods get hollow markers."""
+    ax.errorbar([q["mean"] for q in rows], y, xerr=[np.nan_to_num(q["half_width"]) for q in rows],
+                fmt=spec.marker, color=spec.colour, ms=5, capsize=2, lw=1, label=label,
+                mfc="white" if spec.first_order else spec.colour)
 
-    s = {(r["regime"], r["eval_set"], r["method"], r["metric"]): r for r in summary_rows}
+
+def figure(summary_rows, path: Path, n_seeds: int, epochs: int) -> None:
+    """Accuracy after 1 step per method (left), paired differences and headroom (right)."""
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    s = index(summary_rows)
     lines = eval_rows()
-    fig = Figure(figsize=(11, 6.2), dpi=100, layout="constrained")
-    left, right = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [3, 2]})
+    fig = Figure(figsize=(13, 10), dpi=100, layout="constrained")
+    left, right = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1, 1]})
     y = np.arange(len(lines))[::-1].astype(float)
-    offsets = np.linspace(-0.3, 0.3, len(METHODS))
-    for off, method in zip(offsets, METHODS, strict=True):
-        colour, marker, filled = STYLE[method]
-        rows = [s[r, e, method, "acc_1"] for r, e, _ in lines]
-        left.errorbar([q["mean"] for q in rows], y + off,
-                      xerr=[np.nan_to_num(q["half_width"]) for q in rows], fmt=marker,
-                      color=colour, mfc=colour if filled else "white", ms=5, capsize=2,
-                      label=LABELS[method])
+    for off, (method, spec) in zip(np.linspace(-0.36, 0.36, len(METHODS)), METHODS.items(),
+                                   strict=True):
+        _errorbars(left, [s[r, e, method, "acc_1"] for r, e, _ in lines], y - off, spec,
+                   spec.label)
+    nan = {"mean": math.nan, "half_width": math.nan}
+    head = [s.get((r, e, "headroom", "acc_1"), nan)["mean"] for r, e, _ in lines]
+    right.barh(y, head, height=0.85, color="#DDDDDD", label=DIFF_LABELS[0])
+    for off, (first, second), label in zip(np.linspace(-0.3, 0.3, len(PAIRS)), PAIRS,
+                                           DIFF_LABELS[1:], strict=True):
+        _errorbars(right, [s[r, e, pair_name(first, second), "acc_1"] for r, e, _ in lines],
+                   y - off, METHODS[first], label)
+    right.axvline(0.0, color="black", lw=0.8)
     left.set_yticks(y, [label for _, _, label in lines])
     left.set_xlabel("test accuracy after 1 adaptation step")
     left.set_title(f"Accuracy (mean ± 95% CI, {n_seeds} seeds)")
-    left.legend(loc="lower left", fontsize=8)
-    left.grid(axis="x", alpha=0.3)
-    for off, (first, second) in zip((-0.15, 0.15), PAIRS, strict=True):
-        colour, marker, filled = STYLE[first]
-        rows = [s[r, e, f"{first}-{second}", "acc_1"] for r, e, _ in lines]
-        right.errorbar([q["mean"] for q in rows], y + off,
-                       xerr=[np.nan_to_num(q["half_width"]) for q in rows], fmt=marker,
-                       color=colour, mfc=colour if filled else "white", ms=5, capsize=2,
-                       label=f"{LABELS[first]} − {LABELS[second]}")
-    right.axvline(0.0, color="black", lw=0.8)
-    right.xaxis.set_major_locator(MaxNLocator(nbins=5, symmetric=True))
-    right.set_xlabel("paired accuracy difference after 1 step")
-    right.set_title("GA − MAML, same seeds (95% CI)")
-    right.legend(loc="upper right", fontsize=8)
-    right.grid(axis="x", alpha=0.3)
-    fig.suptitle(f"MAML vs gradient-agreement MAML ({epochs} meta-iterations, per-method tuned "
-                 "alpha and beta)")
+    right.set_xlabel("paired accuracy difference after 1 step (first − second, same seeds)")
+    right.set_title("Differences (95% CI); grey bar: headroom")
+    for ax in (left, right):
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_ylim(y[-1] - 0.6, y[0] + 0.6)
+        for boundary in y[:-1] - 0.5:
+            ax.axhline(boundary, color="#BBBBBB", lw=0.5)
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncols=3, fontsize=9,
+                frameon=False)
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.07), ncols=2, fontsize=9,
+                 frameon=False)
+    fig.suptitle(f"MAML vs gradient agreement ({epochs} meta-iterations, alpha and beta tuned "
+                 f"per method and regime)\n{COSINE_NOTE}", fontsize=11)
     fig.savefig(path, dpi=100, metadata={"Software": None})
 
 
@@ -726,48 +1088,60 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     args = parser.parse_args(argv)
     budget = QUICK if args.quick else FULL
-    args.seeds = (2 if args.quick else 20) if args.seeds is None else args.seeds
+    default_seeds = 2 if args.quick else 20
+    command = [".venv/bin/python benchmarks/ga_vs_maml.py"] + (["--quick"] if args.quick else [])
+    if args.seeds is None:
+        args.seeds = default_seeds
+    elif args.seeds != default_seeds:
+        command.append(f"--seeds {args.seeds}")
     if args.seeds < 2:
         parser.error("--seeds must be >= 2 (a confidence interval needs two values)")
     if args.seeds > VAL_SEED_OFFSET:
         parser.error(f"--seeds must be <= {VAL_SEED_OFFSET}")
-    epochs = budget.epochs if args.epochs is None else args.epochs
-    if epochs < 1:
-        parser.error("--epochs must be >= 1")
+    if args.epochs is not None:
+        if args.epochs < 1:
+            parser.error("--epochs must be >= 1")
+        command.append(f"--epochs {args.epochs}")
+        budget = Budget(args.epochs, *(getattr(budget, f) for f in Budget.__dataclass_fields__
+                                       if f != "epochs"))
     if args.workers < 1:
         parser.error("--workers must be >= 1")
-    args.budget = Budget(epochs, budget.betas, budget.alphas, budget.val_seeds,
-                         budget.eval_tasks, budget.diag_batches)
+    args.budget, args.command = budget, " ".join(command)
     if args.out is None:
         args.out = Path(tempfile.mkdtemp(prefix="ga_vs_maml_")) if args.quick else DEFAULT_OUT
     return args
 
 
+def print_headline(summary_rows: list[dict]) -> None:
+    s = index(summary_rows)
+    print("\naccuracy after 1 step (mean ± 95% half-width); headroom and paired differences:")
+    names = ["headroom", *(pair_name(a, b) for a, b in PAIRS)]
+    for regime, set_name, label in eval_rows():
+        cells = "  ".join(f"{m} {_cell(s, regime, set_name, m, 'acc_1')}" for m in METHODS)
+        diffs = "  ".join(f"{n} {_cell(s, regime, set_name, n, 'acc_1', True)}" for n in names)
+        print(f"  {label}: {cells}\n      {diffs}".replace("**", ""))
+
+
 def main(argv: list[str] | None = None) -> dict:
-    """Run the study; returns paths and the chosen hyperparameters."""
+    """Run the study; returns the output paths, the chosen hyperparameters and the summary."""
     args = parse_args(argv)
-    budget, seeds = args.budget, list(range(args.seeds))
-    out = Path(args.out)
+    budget, seeds, out = args.budget, list(range(args.seeds)), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    print(f"GA vs MAML: {len(REGIMES)} regimes x {len(METHODS)} methods, {len(seeds)} test seeds, "
-          f"{budget.epochs} meta-iterations per run, {args.workers} worker(s), output {out}",
-          flush=True)
-
-    jobs = tuning_jobs(budget)
-    print(f"1/2 tuning: beta in {list(budget.betas)}, alpha in {list(budget.alphas)}, "
-          f"{budget.val_seeds} validation seed(s): {len(jobs)} runs", flush=True)
-    tuning_rows = [row for rows in run_jobs(jobs, args.workers, "tuning") for row in rows]
-    chosen, scored = select(tuning_rows)
-    print("chosen (alpha, beta) per regime:", flush=True)
-    for regime in REGIMES:
-        cells = "  ".join(f"{m}={chosen[regime.name, m][0]:g},{chosen[regime.name, m][1]:g}"
-                          for m in METHODS)
-        print(f"  {regime.name:<11} {cells}", flush=True)
-
-    jobs = evaluation_jobs(chosen, seeds, budget)
-    print(f"2/2 evaluation: {len(jobs)} runs", flush=True)
-    raw = [row for rows in run_jobs(jobs, args.workers, "evaluation") for row in rows]
+    print(f"GA vs MAML: {len(REGIMES)} regimes x {len(METHODS)} methods, {len(seeds)} test "
+          f"seeds, {budget.epochs} meta-iterations per run, {args.workers} worker(s), "
+          f"output {out}", flush=True)
+    pool = ProcessPoolExecutor(args.workers) if args.workers > 1 else None
+    with pool or contextlib.nullcontext():
+        print("1/2 tuning", flush=True)
+        chosen, status, scored = tune(budget, lambda jobs: run_jobs(jobs, pool, "tuning"))
+        for regime in REGIMES:
+            cells = "  ".join(f"{m}={choice_text(chosen, status, (regime.name, m))}"
+                              for m in METHODS)
+            print(f"  {regime.name:<12} {cells}", flush=True)
+        print("2/2 evaluation", flush=True)
+        jobs = evaluation_jobs(chosen, seeds, budget)
+        raw = [row for rows in run_jobs(jobs, pool, "evaluation") for row in rows]
     summary = summarise(raw)
 
     paths = {"raw": out / "raw.csv", "summary": out / "summary.csv",
@@ -776,26 +1150,16 @@ def main(argv: list[str] | None = None) -> dict:
     write_csv(paths["raw"], raw, digits=4)
     write_csv(paths["summary"], summary, digits=5)
     write_csv(paths["tuning"], scored, digits=4)
-    command = ".venv/bin/python benchmarks/ga_vs_maml.py" + "".join(
-        f" {flag}" for flag in ("--quick",) if args.quick) + (
-        f" --seeds {args.seeds}" if args.seeds != (2 if args.quick else 20) else "") + (
-        f" --epochs {budget.epochs}" if args.epochs is not None else "")
-    text = markdown(summary, chosen, seeds, budget, command)
-    paths["markdown"].write_text(text + "\n", encoding="utf-8")
+    text = markdown(summary, chosen, status, scored, raw, len(seeds), budget, args.command)
+    paths["markdown"].write_text(text, encoding="utf-8")
     figure(summary, paths["figure"], len(seeds), budget.epochs)
 
-    s = {(r["regime"], r["eval_set"], r["method"], r["metric"]): r for r in summary}
-    print("\naccuracy after 1 step (mean ± 95% half-width); paired GA - MAML:")
-    for regime, set_name, label in eval_rows():
-        cells = "  ".join(f"{m} {_cell(s, regime, set_name, m, 'acc_1')}" for m in METHODS)
-        diffs = "  ".join(f"{p} {_cell(s, regime, set_name, p, 'acc_1', True)}"
-                          for p in (f"{a}-{b}" for a, b in PAIRS))
-        print(f"  {label}: {cells}\n      {diffs}".replace("**", ""))
+    print_headline(summary)
     print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
     cpu = sum(os.times()[:4])  # this process and its finished workers, user + system
     print(f"wall time {time.perf_counter() - start:.1f} s, CPU time {cpu:.1f} s "
           "(all processes; the wall time grows when other jobs share the cores)")
-    return {"paths": paths, "chosen": chosen, "summary": summary}
+    return {"paths": paths, "chosen": chosen, "status": status, "summary": summary}
 
 
 if __name__ == "__main__":

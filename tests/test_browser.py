@@ -1,9 +1,9 @@
 """The playground in a real browser: JupyterLab on 127.0.0.1, headless Chromium via Playwright.
 
 The test serves a temporary copy of notebooks/ (the repository's files are not touched), runs
-every cell of 05_playground.ipynb, types new values into two controls, clicks Train and checks
-that the loss and weights plots are redrawn without any error output. It prints the time from
-the click to the first and to the final new plot.
+every cell of 05_playground.ipynb, types new values into two controls, picks a method and a
+normalisation, clicks Train and checks that the loss and weights plots are redrawn without any
+error output. It prints the time from the click to the first and to the final new plot.
 
 Without /usr/bin/chromium or Playwright the test is skipped, except under CI (CI=true), where
 a missing browser is a failure.
@@ -208,7 +208,9 @@ def test_playground_trains_and_redraws_in_the_browser(jupyterlab: str, tmp_path:
 
             type_into_readout(page, "alpha", "0.3")
             type_into_readout(page, "n-tasks", "20")
-            page.click(".gamaml-method button:text-is('both')")  # MAML and GA, as at the start
+            # MAML and GA-MAML, as at the start (the method control is a drop-down list)
+            page.select_option(".gamaml-method select", "MAML + GA-MAML")
+            page.click(".gamaml-normalization button:text-is('book')")
             page.wait_for_function(
                 "() => document.querySelector('.gamaml-n-tasks .widget-readout')"
                 ".textContent.trim() === '20'", timeout=left_ms())
@@ -236,7 +238,8 @@ def test_playground_trains_and_redraws_in_the_browser(jupyterlab: str, tmp_path:
             summary = status.inner_text()
             assert "⚠" not in summary
             assert "T=20, alpha=0.3," in summary, summary  # the typed values reached the kernel
-            assert "MAML" in summary and "GA" in summary, summary
+            assert "MAML" in summary and "GA-MAML" in summary, summary
+            assert "GA-MAML mean weight (book)" in summary, summary  # the clicked normalisation
             assert_no_errors(page)
             print(f"\nbrowser: click -> first new plot {first_plot:.2f} s, click -> final plots "
                   f"{final_plot:.2f} s; kernel status: {summary!r}; whole test "

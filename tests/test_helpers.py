@@ -54,7 +54,7 @@ def test_sample_tasks_features_are_uniform_in_minus_one_one():
 
 @pytest.mark.parametrize("n_tasks, corrupt_frac", [
     (10, 0.3), (5, 0.5), (7, 0.5), (4, 0.0), (4, 1.0), (3, 0.1), (20, 0.25)])
-@pytest.mark.parametrize("corruption", ["flip", "random"])
+@pytest.mark.parametrize("corruption", gh.CORRUPTIONS)
 def test_sample_tasks_corrupts_exactly_round_frac_times_t(n_tasks, corrupt_frac, corruption):
     expected = round(corrupt_frac * n_tasks)
     for seed in range(5):
@@ -63,13 +63,15 @@ def test_sample_tasks_corrupts_exactly_round_frac_times_t(n_tasks, corrupt_frac,
         assert batch.corrupted.sum() == expected
 
 
-def test_sample_tasks_corrupts_tasks_at_random_positions():
-    masks = {tuple(gh.sample_tasks(10, 2, n_features=2, corrupt_frac=0.3, rng=s).corrupted)
+@pytest.mark.parametrize("corruption", gh.CORRUPTIONS)
+def test_sample_tasks_corrupts_tasks_at_random_positions(corruption):
+    masks = {tuple(gh.sample_tasks(10, 2, n_features=2, corrupt_frac=0.3, corruption=corruption,
+                                   rng=s).corrupted)
              for s in range(20)}
     assert len(masks) > 5
 
 
-@pytest.mark.parametrize("corruption", ["flip", "random"])
+@pytest.mark.parametrize("corruption", gh.CORRUPTIONS)
 def test_clean_task_labels_follow_the_true_boundary(corruption):
     batch = gh.sample_tasks(12, 15, k_query=9, n_features=3, corrupt_frac=0.5,
                             corruption=corruption, rng=2)
@@ -94,6 +96,156 @@ def test_random_corrupted_labels_are_independent_of_the_boundary():
     assert abs(batch.y_support.mean() - 0.5) < 0.03
     # Per task, too: neither all flipped nor all kept.
     assert 0.15 < agree.mean(axis=1).min() and agree.mean(axis=1).max() < 0.85
+
+
+# ---------------------------------------------------------------------------------------------
+# The "outlier" corruption: a different task (90 degrees), with features three times larger
+# ---------------------------------------------------------------------------------------------
+
+
+def angle_degrees(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle between each row of a (..., d) and the vector b (d,), in degrees (atan2: accurate
+    near 0, 90 and 180)."""
+    b = b / np.linalg.norm(b)
+    cosine = a @ b
+    sine = np.linalg.norm(a - cosine[..., None] * b, axis=-1)
+    return np.degrees(np.arctan2(sine, cosine))
+
+
+def test_outlier_constants():
+    assert gh.OUTLIER_ANGLE == 90.0 and gh.OUTLIER_SCALE == 3.0
+    assert gh.CORRUPTIONS == ("flip", "random", "outlier")
+
+
+@pytest.mark.parametrize("n_features", [2, 3, 10, 50])
+def test_outlier_boundary_is_at_90_degrees_to_the_shared_direction_for_spread_zero(n_features):
+    batch = gh.sample_tasks(8, 5, n_features=n_features, spread=0.0, corrupt_frac=0.5,
+                            corruption="outlier", rng=1)
+    u = gh.default_direction(n_features)
+    bad = batch.corrupted
+    assert bad.sum() == 4
+    np.testing.assert_allclose(batch.true_theta[~bad], np.tile(u, (4, 1)), rtol=1e-15)
+    outlier = batch.true_theta[bad]
+    np.testing.assert_allclose(np.linalg.norm(outlier, axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(outlier @ u, 0.0, atol=1e-12)  # exactly 90 degrees
+    np.testing.assert_allclose(angle_degrees(outlier, u), 90.0, atol=1e-9)
+    np.testing.assert_array_equal(outlier, np.tile(outlier[0], (4, 1)))  # one shared direction
+
+
+def test_outlier_boundary_with_a_given_direction():
+    direction = np.array([3.0, 0.0, -4.0])
+    batch = gh.sample_tasks(6, 5, n_features=3, spread=0.0, direction=direction,
+                            corrupt_frac=1.0, corruption="outlier", rng=2)
+    np.testing.assert_allclose(batch.true_theta @ np.array([0.6, 0.0, -0.8]), 0.0, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(batch.true_theta, axis=1), 1.0, rtol=1e-12)
+
+
+def test_outlier_boundaries_scatter_around_90_degrees():
+    """spread 1, d = 50: the angle to u is 90 degrees give or take ~8 (its cosine is about
+    N(0, 1/50) / sqrt(2))."""
+    d = 50
+    batch = gh.sample_tasks(400, 1, n_features=d, spread=1.0, corrupt_frac=0.5,
+                            corruption="outlier", rng=3)
+    u = gh.default_direction(d)
+    outlier = angle_degrees(batch.true_theta[batch.corrupted], u)
+    clean = angle_degrees(batch.true_theta[~batch.corrupted], u)
+    assert abs(outlier.mean() - 90.0) < 1.5  # 200 tasks: standard error ~0.4
+    assert np.all(np.abs(outlier - 90.0) < 35)
+    assert clean.mean() < 50 and clean.max() < 80  # clean tasks stay near u (~45 degrees)
+
+
+def test_outlier_features_are_three_times_larger():
+    batch = gh.sample_tasks(40, 30, k_query=20, n_features=4, corrupt_frac=0.5,
+                            corruption="outlier", rng=4)
+    x = np.concatenate([batch.x_support, batch.x_query], axis=1)
+    bad, good = x[batch.corrupted], x[~batch.corrupted]
+    assert good.min() >= -1 and good.max() <= 1
+    assert bad.min() >= -3 and bad.max() <= 3
+    assert bad.min() < -2.9 and bad.max() > 2.9  # 4000 draws: the full range is used
+    assert bad.std() / good.std() == pytest.approx(3.0, rel=0.03)
+    assert abs(bad.mean()) < 0.06  # centred: standard error 0.027
+
+
+@pytest.mark.parametrize("spread", [0.0, 1.0])
+def test_outlier_labels_follow_their_own_boundary(spread):
+    """Outlier tasks have consistent labels (nothing flipped), from their own boundary."""
+    batch = gh.sample_tasks(12, 15, k_query=9, n_features=5, spread=spread, corrupt_frac=0.5,
+                            corruption="outlier", rng=5)
+    u = gh.default_direction(5)
+    for x, y in ((batch.x_support, batch.y_support), (batch.x_query, batch.y_query)):
+        np.testing.assert_array_equal(y, boundary_labels(x, batch.true_theta))
+        # ... and that is not the shared direction's labelling (the check can tell)
+        shared = (x[batch.corrupted] @ u > 0).astype(float)
+        assert np.mean(shared == y[batch.corrupted]) < 0.75
+
+
+def test_outlier_needs_two_features():
+    with pytest.raises(ValueError, match=r"\bn_features\b"):
+        gh.sample_tasks(4, 3, n_features=1, corrupt_frac=0.5, corruption="outlier", rng=0)
+    gh.sample_tasks(4, 3, n_features=2, corrupt_frac=0.5, corruption="outlier", rng=0)
+
+
+def test_outlier_tasks_in_meta_train():
+    config = gh.MetaConfig(method="maml", n_tasks=5, k_shot=4, k_query=4, n_features=3,
+                           epochs=30, eval_every=30, eval_tasks=10, corrupt_frac=0.4,
+                           corruption="outlier", seed=1)
+    history = gh.meta_train(config)
+    np.testing.assert_array_equal(history.corrupted.sum(axis=1), 2)
+    assert history.corrupted.any(axis=0).all()  # at random positions
+    assert np.all(np.isfinite(history.query_loss))
+
+
+# ---------------------------------------------------------------------------------------------
+# The flip and random streams are the ones of the course before "outlier" was added
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("corruption", gh.CORRUPTIONS)
+def test_no_corrupted_tasks_gives_the_same_batch_for_every_corruption(corruption):
+    kwargs = dict(k_query=4, n_features=3, corrupt_frac=0.0)
+    clean = gh.sample_tasks(6, 5, rng=8, **kwargs)
+    other = gh.sample_tasks(6, 5, rng=8, corruption=corruption, **kwargs)
+    for field in FIELDS:
+        np.testing.assert_array_equal(getattr(other, field), getattr(clean, field))
+
+
+# Recorded with the helper of commit 90d1551 (before Reptile, the paper's normalisation and the
+# outlier corruption): sample_tasks(5, 3, k_query=2, n_features=3, corrupt_frac=0.4,
+# corruption=..., rng=0), and the final theta of a MAML run with corrupted and minority tasks.
+RECORDED = {
+    "flip": {
+        "corrupted": [0, 0, 1, 1, 0],
+        "y_support": [[1, 0, 1], [0, 0, 1], [1, 0, 0], [1, 0, 0], [1, 0, 0]],
+        "y_query": [[1, 0], [0, 0], [1, 1], [0, 1], [1, 0]],
+        "theta": [-0.0292244364455327, -0.5497158541941239, -0.2579968164721659,
+                  0.2807601428628874, 0.32526415209150084],
+    },
+    "random": {
+        "corrupted": [0, 0, 1, 1, 0],
+        "y_support": [[1, 0, 1], [0, 0, 1], [0, 0, 0], [1, 0, 1], [1, 0, 0]],
+        "y_query": [[1, 0], [0, 0], [0, 1], [1, 0], [1, 0]],
+        "theta": [0.2617763613528964, -0.35265499341191436, -0.26306208827460154,
+                  0.23239005183955214, 0.38024253160791754],
+    },
+}
+RECORDED_X0 = [-0.648688758794882, 0.7263578446997732, 0.08292244049818343]
+RECORDED_W0 = [-0.6345164041930057, -0.07627077838249187, 1.07685497081511]
+
+
+@pytest.mark.parametrize("corruption", ["flip", "random"])
+def test_flip_and_random_streams_are_unchanged(corruption):
+    batch = gh.sample_tasks(5, 3, k_query=2, n_features=3, corrupt_frac=0.4,
+                            corruption=corruption, rng=0)
+    expected = RECORDED[corruption]
+    np.testing.assert_array_equal(batch.corrupted, np.array(expected["corrupted"], bool))
+    np.testing.assert_array_equal(batch.y_support, expected["y_support"])
+    np.testing.assert_array_equal(batch.y_query, expected["y_query"])
+    np.testing.assert_allclose(batch.x_support[0, 0], RECORDED_X0, rtol=1e-15)
+    np.testing.assert_allclose(batch.true_theta[0], RECORDED_W0, rtol=1e-15)
+    config = gh.MetaConfig(method="maml", n_tasks=4, k_shot=5, k_query=6, n_features=5,
+                           epochs=60, eval_every=25, eval_tasks=8, seed=3, corrupt_frac=0.25,
+                           corruption=corruption, minority_frac=0.5)
+    np.testing.assert_allclose(gh.meta_train(config).theta, expected["theta"], rtol=1e-10)
 
 
 def test_true_thetas_scatter_around_the_shared_direction():

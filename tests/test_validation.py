@@ -128,9 +128,30 @@ CASES = [
     ("meta_step theta NaN", lambda: step(theta=with_nan(THETA)), "theta"),
     ("non-numeric theta", lambda: gh.bce_loss(["a", "b", "c"], X, Y), "theta"),
     # choices
-    ("meta_step unknown method", lambda: step(method="reptile"), "method"),
+    ("meta_step unknown method", lambda: step(method="sgd"), "method"),
     ("meta_step method case", lambda: step(method="MAML"), "method"),
+    ("meta_step method underscore", lambda: step(method="ga_reptile"), "method"),
+    ("meta_step method Reptile", lambda: step(method="Reptile"), "method"),
+    ("meta_step method None", lambda: step(method=None), "method"),
+    ("meta_step unknown normalization", lambda: step(normalization="l1"), "normalization"),
+    ("meta_step normalization case", lambda: step(normalization="Paper"), "normalization"),
+    ("meta_step normalization None", lambda: step(method="ga", normalization=None),
+     "normalization"),
+    ("meta_step normalization, not GA", lambda: step(method="maml", normalization="cos"),
+     "normalization"),
+    ("ga_weights unknown normalization",
+     lambda: gh.ga_weights(THETAS, normalization="eq13"), "normalization"),
+    ("ga_weights normalization case",
+     lambda: gh.ga_weights(THETAS, normalization="Book"), "normalization"),
     ("sample_tasks unknown corruption", lambda: tasks(corruption="swap"), "corruption"),
+    ("sample_tasks corruption case", lambda: tasks(corruption="Outlier"), "corruption"),
+    ("sample_tasks outlier, 1 feature",
+     lambda: tasks(n_features=1, corrupt_frac=0.5, corruption="outlier"), "n_features"),
+    ("sample_tasks outlier, 1 feature, nothing corrupted",
+     lambda: tasks(n_features=1, corrupt_frac=0.0, corruption="outlier"), "n_features"),
+    ("meta_train outlier, 1 feature",
+     lambda: gh.meta_train(gh.MetaConfig(corruption="outlier", n_features=1, minority_angle=0)),
+     "n_features"),
     # rng
     ("rng str", lambda: tasks(rng="0"), "rng"),
     ("rng float", lambda: tasks(rng=1.5), "rng"),
@@ -162,7 +183,9 @@ def test_bad_input_raises_value_error_naming_the_argument(call, name):
 
 
 CONFIG_CASES = [
-    ("method", "reptile"), ("corruption", "swap"),
+    ("method", "sgd"), ("method", "Reptile"), ("method", "ga_reptile"), ("method", None),
+    ("normalization", "l1"), ("normalization", "Paper"), ("normalization", None),
+    ("corruption", "swap"), ("corruption", "Outlier"),
     ("alpha", 0.0), ("alpha", -1.0), ("alpha", NAN), ("alpha", True),
     ("beta", 0), ("beta", INF),
     ("n_tasks", 0), ("n_tasks", 2.5), ("n_tasks", True),
@@ -183,11 +206,33 @@ def test_meta_config_rejects_bad_fields(field, value):
         gh.MetaConfig(**{field: value})
 
 
+@pytest.mark.parametrize("corrupt_frac", [0.0, 0.5])
+def test_meta_config_rejects_outliers_with_one_feature(corrupt_frac):
+    # minority_angle=0: the default (120 degrees) is itself impossible in one dimension
+    gh.MetaConfig(n_features=1, corrupt_frac=corrupt_frac, minority_angle=0)
+    with pytest.raises(ValueError, match=names("n_features")) as error:
+        gh.MetaConfig(corruption="outlier", n_features=1, corrupt_frac=corrupt_frac,
+                      minority_angle=0)
+    assert "outlier" in str(error.value)
+
+
+@pytest.mark.parametrize("method", gh.METHODS)
+@pytest.mark.parametrize("normalization", gh.NORMALIZATIONS)
+def test_every_method_and_normalization_is_accepted(method, normalization):
+    config = gh.MetaConfig(method=method, normalization=normalization, epochs=2, n_features=3,
+                           eval_tasks=2)
+    step(method=method, normalization=normalization)
+    assert gh.meta_train(config).config.method == method
+
+
 def test_valid_edge_values_are_accepted():
     """The checks are not too strict: boundary values that make sense pass."""
     gh.MetaConfig(corrupt_frac=0, minority_frac=1, minority_angle=0, spread=0, seed=0,
                   first_order=np.bool_(True), alpha=np.float32(0.5), n_tasks=np.int64(3))
     tasks(corrupt_frac=1, spread=0, rng=np.int64(3), n_features=1)
+    tasks(corrupt_frac=1, corruption="outlier", n_features=2)
+    gh.MetaConfig(corruption="outlier", n_features=2, corrupt_frac=1.0)
+    gh.ga_weights(THETAS, normalization="cosine")
     gh.inner_update(THETA, X, Y, np.float64(1e-8), steps=np.int32(2))
     gh.adapt_and_evaluate(THETA, BATCH, 0.5, steps=0)
     gh.bce_loss(THETA.tolist(), X.tolist(), Y.tolist())  # lists are arrays too

@@ -47,17 +47,21 @@ def test_default_playground_trains_both_methods_and_draws() -> None:
     for name, png in images(pg).items():
         assert png.startswith(PNG_SIGNATURE), f"{name} plot shows no PNG"
     assert "done in" in pg.message and "MAML" in pg.message
+    assert {h.config.normalization for h in pg.histories.values()} == {"paper"}
+    assert "GA-MAML mean weight (paper)" in pg.message
+    np.testing.assert_allclose(np.abs(pg.histories["ga"].weights).sum(axis=1), 1.0)
 
 
 def test_settings_reach_the_history(playground: gh.Playground) -> None:
     set_controls(playground, method="ga", n_tasks=7, k_shot=4, epochs=100, corrupt_frac=0.3,
-                 corruption="random", first_order=True, seed=5, alpha=0.5, beta=2.0)
+                 corruption="random", normalization="book", first_order=True, seed=5,
+                 alpha=0.5, beta=2.0)
     playground.train_button.click()
     assert set(playground.histories) == {"ga"}
     history = playground.histories["ga"]
     c = history.config
-    assert (c.method, c.n_tasks, c.k_shot, c.epochs, c.corruption, c.first_order, c.seed) == \
-        ("ga", 7, 4, 100, "random", True, 5)
+    assert (c.method, c.n_tasks, c.k_shot, c.epochs, c.corruption, c.normalization,
+            c.first_order, c.seed) == ("ga", 7, 4, 100, "random", "book", True, 5)
     assert (c.alpha, c.beta, c.corrupt_frac) == pytest.approx((0.5, 2.0, 0.3))
     assert history.weights.shape == (100, 7)
     assert np.all(history.corrupted.sum(axis=1) == 2)  # round(0.3 * 7)
@@ -65,12 +69,105 @@ def test_settings_reach_the_history(playground: gh.Playground) -> None:
     assert not np.any(np.isnan(history.weights))
 
 
-@pytest.mark.parametrize("method, expected", [("maml", {"maml"}), ("ga", {"ga"}),
-                                              ("both", {"maml", "ga"})])
+@pytest.mark.parametrize("method, expected", [
+    ("maml", ["maml"]), ("ga", ["ga"]), ("reptile", ["reptile"]),
+    ("ga-reptile", ["ga-reptile"]), ("both", ["maml", "ga"]),
+    ("both-reptile", ["reptile", "ga-reptile"]), ("all", ["maml", "ga", "reptile", "ga-reptile"])])
 def test_method_selects_the_histories(playground, method, expected) -> None:
     playground.controls["method"].value = method
     playground.train_button.click()
-    assert set(playground.histories) == expected
+    assert list(playground.histories) == expected  # in this order
+    for name, history in playground.histories.items():
+        assert history.config.method == name and history.epochs_done == 50
+    assert "done in" in playground.message
+    for name in expected:
+        assert f"{gh.METHOD_LABELS[name]} 0." in playground.message  # its held-out accuracy
+
+
+def test_method_control_offers_every_method_and_the_comparisons() -> None:
+    pg = gh.make_playground(train=False)
+    options = dict(pg.controls["method"].options)  # label -> value
+    assert options == {"MAML": "maml", "GA-MAML": "ga", "Reptile": "reptile",
+                       "GA-Reptile": "ga-reptile", "MAML + GA-MAML": "both",
+                       "Reptile + GA-Reptile": "both-reptile", "all four": "all"}
+    assert pg.controls["method"].value == "both"  # the default: MAML and GA, as before
+    assert tuple(options.values()) == gh.PLAYGROUND_METHODS
+    assert set(gh.METHODS) - {"joint"} == {m for _, (_, ms) in gh.PLAYGROUND_CHOICES.items()
+                                           for m in ms}
+
+
+def test_normalization_control_reaches_every_ga_method(playground) -> None:
+    control = playground.controls["normalization"]
+    assert dict(control.options) == {"paper": "paper", "book": "book",
+                                     "cosine (ours)": "cosine"}
+    assert control.value == "paper"
+    assert len(control.tooltips) == 3 and "not in the paper" in control.tooltips[2]
+    weights = {}
+    for normalization in gh.NORMALIZATIONS:
+        set_controls(playground, method="all", normalization=normalization, corrupt_frac=0.5)
+        playground.train_button.click()
+        for history in playground.histories.values():
+            assert history.config.normalization == normalization
+        for method in ("ga", "ga-reptile"):
+            weights[method, normalization] = playground.histories[method].weights
+        assert f"GA-Reptile mean weight ({normalization})" in playground.message
+    for method in ("ga", "ga-reptile"):
+        for n in ("paper", "cosine"):
+            np.testing.assert_allclose(np.abs(weights[method, n]).sum(axis=1), 1.0)
+        assert np.abs(weights[method, "book"]).sum(axis=1).mean() < 0.9
+        assert not np.allclose(weights[method, "paper"], weights[method, "cosine"])
+
+
+def test_outlier_corruption_reaches_the_history(playground) -> None:
+    assert playground.controls["corruption"].options == gh.CORRUPTIONS
+    set_controls(playground, method="both-reptile", corruption="outlier", corrupt_frac=0.5)
+    playground.train_button.click()
+    for history in playground.histories.values():
+        assert history.config.corruption == "outlier"
+        np.testing.assert_array_equal(history.corrupted.sum(axis=1), 3)  # 0.5 of 6 tasks
+    assert "GA-Reptile mean weight (paper): clean" in playground.message
+
+
+def test_controls_that_do_not_apply_are_greyed_out() -> None:
+    pg = gh.make_playground(train=False)
+    expected = {  # method -> (normalization disabled, first_order disabled)
+        "maml": (True, False), "ga": (False, False), "reptile": (True, True),
+        "ga-reptile": (False, True), "both": (False, False), "both-reptile": (False, True),
+        "all": (False, False)}
+    for method, (normalization, order) in expected.items():
+        pg.controls["method"].value = method
+        assert pg.controls["normalization"].disabled is normalization, method
+        assert pg.controls["first_order"].disabled is order, method
+    assert not pg.controls["corruption"].disabled
+
+
+def test_reptile_pair_shares_the_tasks_and_shows_ga_reptile_weights(playground) -> None:
+    before = images(playground)
+    set_controls(playground, method="both-reptile", corrupt_frac=0.5)
+    playground.train_button.click()
+    reptile, ga = playground.histories["reptile"], playground.histories["ga-reptile"]
+    np.testing.assert_array_equal(reptile.corrupted, ga.corrupted)
+    np.testing.assert_allclose(reptile.weights, 1 / 6)
+    assert not np.allclose(ga.weights, 1 / 6)
+    weights_axes = playground.plots["weights"].axes[0]
+    assert weights_axes.get_title() == "Task weights $w_i$ (GA-Reptile, paper)"
+    assert images(playground)["weights"] != before["weights"]
+
+
+def test_lines_use_the_course_colours_and_method_labels(playground) -> None:
+    set_controls(playground, method="all")
+    playground.train_button.click()
+    for plot in ("loss", "accuracy"):
+        ax = playground.plots[plot].axes[0]
+        handles, labels = ax.get_legend_handles_labels()
+        assert labels == ["MAML", "GA-MAML", "Reptile", "GA-Reptile"]
+        colours = [handle.get_color() for handle in handles]
+        assert colours == [gh.COLORS[m] for m in ("maml", "ga", "reptile", "ga-reptile")]
+    method_colours = [gh.COLORS[m] for m in ("maml", "ga", "joint", "fomaml", "reptile",
+                                             "ga-reptile")]
+    assert len(set(method_colours)) == len(method_colours)  # every method its own colour
+    assert not {gh.COLORS["reptile"], gh.COLORS["ga-reptile"]} & {
+        gh.COLORS["corrupted"], gh.COLORS["random"]}
 
 
 def test_both_methods_share_the_tasks(playground: gh.Playground) -> None:
@@ -96,7 +193,8 @@ def test_moving_controls_does_not_train(playground: gh.Playground) -> None:
     histories, shown, status = playground.histories, images(playground), playground.status.value
     redraws = {name: plot.redraws for name, plot in playground.plots.items()}
     set_controls(playground, alpha=3.0, beta=0.2, n_tasks=20, k_shot=8, epochs=400,
-                 corrupt_frac=0.5, corruption="random", method="ga", first_order=True, seed=9)
+                 corrupt_frac=0.5, corruption="outlier", method="all", normalization="cosine",
+                 first_order=True, seed=9)
     assert playground.runs == 1
     assert playground.histories is histories
     assert images(playground) == shown
@@ -174,11 +272,26 @@ def test_short_runs_are_not_slowed_by_live_redraws() -> None:
     ({"method": "sgd"}, "method"), ({"n_tasks": 40}, "n_tasks"), ({"alpha": 0.0}, "alpha"),
     ({"epochs": 10}, "epochs"), ({"seed": -1}, "seed"), ({"corrupt_frac": 1.5}, "corrupt_frac"),
     ({"corruption": "swap"}, "corruption"), ({"live_every": 0}, "live_every"),
+    ({"method": "Reptile"}, "method"), ({"method": "joint"}, "method"),
+    ({"normalization": "l1"}, "normalization"), ({"normalization": None}, "normalization"),
     ({"min_redraw_seconds": -1}, "min_redraw_seconds"),
 ])
 def test_make_playground_validates_its_arguments(settings, name) -> None:
     with pytest.raises(ValueError, match=name):
         gh.make_playground(train=False, **settings)
+
+
+@pytest.mark.parametrize("method", gh.PLAYGROUND_METHODS)
+@pytest.mark.parametrize("normalization", gh.NORMALIZATIONS)
+def test_make_playground_starts_with_the_given_method_and_normalization(method, normalization):
+    pg = gh.make_playground(method=method, normalization=normalization, corruption="outlier",
+                            train=False)
+    assert pg.controls["method"].value == method
+    assert pg.controls["normalization"].value == normalization
+    assert pg.controls["corruption"].value == "outlier"
+    configs = pg.configs()
+    assert [c.method for c in configs] == list(gh.PLAYGROUND_CHOICES[method][1])
+    assert {(c.normalization, c.corruption) for c in configs} == {(normalization, "outlier")}
 
 
 def test_display_shows_the_widget_with_a_short_text_fallback(playground) -> None:
@@ -265,6 +378,34 @@ def test_ga_explorer_recomputes_when_a_control_changes() -> None:
     assert images(explorer) != before and explorer.message != status
     explorer.controls["corrupt_frac"].value = 0.0
     assert "no corrupted tasks" in explorer.message
+
+
+def test_ga_explorer_offers_the_normalizations_the_outer_updates_and_outliers() -> None:
+    explorer = gh.make_ga_explorer(epochs=60)
+    c = explorer.result.config
+    assert (c.method, c.normalization) == ("ga", "paper")
+    assert explorer.message.startswith("GA-MAML, paper weights, mean w_i: clean tasks 0.")
+    assert "mean sum of w_i" in explorer.message and "flip tasks 0." in explorer.message
+    assert dict(explorer.controls["normalization"].options)["cosine (ours)"] == "cosine"
+    np.testing.assert_allclose(np.abs(explorer.result.weights).sum(axis=1), 1.0)
+
+    explorer.controls["normalization"].value = "book"
+    assert explorer.result.config.normalization == "book"
+    assert np.abs(explorer.result.weights).sum(axis=1).mean() < 0.9
+    assert explorer.message.startswith("GA-MAML, book weights")
+
+    explorer.controls["method"].value = "ga-reptile"
+    assert explorer.result.config.method == "ga-reptile"
+    assert explorer.plot.axes[0].get_legend_handles_labels()[1] == ["GA-Reptile"]
+    explorer.controls["corruption"].value = "outlier"
+    assert explorer.result.config.corruption == "outlier"
+    assert "outlier tasks 0." in explorer.message
+    np.testing.assert_array_equal(explorer.result.corrupted.sum(axis=1), 3)
+
+    assert gh.make_ga_explorer(epochs=60, normalization="cosine").result.config.normalization \
+        == "cosine"
+    with pytest.raises(ValueError, match="normalization"):
+        gh.make_ga_explorer(normalization="l2")
 
 
 def test_explorer_shows_errors_and_keeps_working() -> None:
