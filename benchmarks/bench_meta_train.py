@@ -193,14 +193,14 @@ def loop_meta_train(config: gh.MetaConfig, theta0: np.ndarray) -> LoopRun:
     theta = np.array(theta0, dtype=float)
     if theta.shape != (c.n_features,):
         raise ValueError(f"theta0 must have shape ({c.n_features},), got {theta.shape}")
-    query_loss = np.full(c.epochs, np.nan)
-    weights = np.full((c.epochs, c.n_tasks), np.nan)
-    for epoch in range(c.epochs):
+    query_loss = np.full(c.meta_iterations, np.nan)
+    weights = np.full((c.meta_iterations, c.n_tasks), np.nan)
+    for iteration in range(c.meta_iterations):
         tasks = [sample_one_task(rng, c.k_shot, c.k_query, c.n_features, c.spread, direction)
                  for _ in range(c.n_tasks)]
-        theta, weights[epoch], losses = loop_meta_step(theta, tasks, c.alpha, c.beta,
+        theta, weights[iteration], losses = loop_meta_step(theta, tasks, c.alpha, c.beta,
                                                        c.inner_steps)
-        query_loss[epoch] = losses.mean()
+        query_loss[iteration] = losses.mean()
     return LoopRun(theta=theta, query_loss=query_loss, weights=weights)
 
 
@@ -256,8 +256,8 @@ def draw_all(config: gh.MetaConfig, rng: np.random.Generator) -> list[tuple]:
     c = config
     direction = gh.default_direction(c.n_features)
     chunks = []
-    for first in range(0, c.epochs, gh.CHUNK):
-        n = min(gh.CHUNK, c.epochs - first)
+    for first in range(0, c.meta_iterations, gh.CHUNK):
+        n = min(gh.CHUNK, c.meta_iterations - first)
         chunks.append(gh._draw_tasks(rng, n, c.n_tasks, c.k_shot, c.k_query, c.n_features,
                                      c.spread, direction, 0, c.corruption))
     return chunks
@@ -278,7 +278,7 @@ def loop_sampling_only(config: gh.MetaConfig) -> None:
     c = config
     rng = np.random.default_rng(c.seed)
     direction = gh.default_direction(c.n_features)
-    for _ in range(c.epochs * c.n_tasks):
+    for _ in range(c.meta_iterations * c.n_tasks):
         sample_one_task(rng, c.k_shot, c.k_query, c.n_features, c.spread, direction)
 
 
@@ -328,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     n = args.iterations
     config = gh.MetaConfig(method="ga", alpha=1.0, beta=1.0, n_tasks=10, k_shot=10, k_query=10,
-                           n_features=50, epochs=n, inner_steps=1, first_order=False,
+                           n_features=50, meta_iterations=n, inner_steps=1, first_order=False,
                            seed=args.seed, eval_every=n)  # eval_every=n: one evaluation, at the end
     c = config
     theta0 = gh.init_theta(c.n_features,

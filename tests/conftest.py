@@ -49,8 +49,8 @@ def batch() -> gh.TaskBatch:
 
 
 def small_config(**overrides) -> gh.MetaConfig:
-    """A MetaConfig that trains in a few milliseconds (d = 5, T = 4, 60 epochs)."""
-    settings = dict(method="ga", n_tasks=4, k_shot=5, k_query=6, n_features=5, epochs=60,
+    """A MetaConfig that trains in a few milliseconds (d = 5, T = 4, 60 meta_iterations)."""
+    settings = dict(method="ga", n_tasks=4, k_shot=5, k_query=6, n_features=5, meta_iterations=60,
                     eval_every=25, eval_tasks=8, seed=3)
     settings.update(overrides)
     return gh.MetaConfig(**settings)

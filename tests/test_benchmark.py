@@ -104,7 +104,7 @@ def test_loop_sampler_draws_the_helpers_task_family():
 
 
 def test_loop_meta_train_learns_and_rejects_other_methods():
-    config = gh.MetaConfig(method="ga", epochs=40, seed=5)
+    config = gh.MetaConfig(method="ga", meta_iterations=40, seed=5)
     theta0 = gh.init_theta(config.n_features, rng=np.random.default_rng(0))
     run = bench.loop_meta_train(config, theta0)
     assert run.weights.shape == (40, config.n_tasks) and np.all(np.isfinite(run.query_loss))

@@ -301,7 +301,8 @@ def _fake_runner(peaks: dict, unstable_above: float = math.inf, calls: list | No
 
 
 def _budget(alphas=(-1, 0, 1), betas=(0, 1), max_extensions=6):
-    return study.Budget(epochs=10, beta_exponents=betas, alpha_exponents=alphas, val_seeds=2,
+    return study.Budget(meta_iterations=10, beta_exponents=betas, alpha_exponents=alphas,
+                        val_seeds=2,
                         eval_tasks=5, diag_batches=2, max_extensions=max_extensions)
 
 
@@ -466,7 +467,8 @@ def test_agreement_diagnostics_of_identical_tasks():
 
 
 def test_run_job_is_deterministic_and_reports_each_normalisation():
-    budget = study.Budget(epochs=30, beta_exponents=(0,), alpha_exponents=(0,), val_seeds=1,
+    budget = study.Budget(meta_iterations=30, beta_exponents=(0,), alpha_exponents=(0,),
+                          val_seeds=1,
                           eval_tasks=10, diag_batches=3, max_extensions=0)
     rows = {}
     for method in ("ga", "ga-book", "ga-cosine", "ga-reptile"):
@@ -493,12 +495,13 @@ def test_run_job_is_deterministic_and_reports_each_normalisation():
 
 
 def test_quick_study_writes_identical_tables_and_figure_twice(tmp_path, capsys):
-    argv = ["--quick", "--seeds", "2", "--epochs", "20", "--workers", "1"]
+    argv = ["--quick", "--seeds", "2", "--meta_iterations", "20", "--workers", "1"]
     result = study.main([*argv, "--out", str(tmp_path / "a")])
     paths = result["paths"]
     with paths["raw"].open() as fh:
         raw = list(csv.DictReader(fh))
-    columns = ["regime", "eval_set", "method", "seed", "alpha", "beta", "epochs", "diverged",
+    columns = ["regime", "eval_set", "method", "seed", "alpha", "beta", "meta_iterations",
+               "diverged",
                "acc_0", "loss_0", "acc_1", "loss_1", "acc_5", "loss_5", *study.DIAGNOSTICS]
     assert list(raw[0]) == columns
     assert len(raw) == len(study.eval_rows()) * len(study.METHODS) * 2
@@ -533,11 +536,11 @@ def test_quick_study_writes_identical_tables_and_figure_twice(tmp_path, capsys):
 
 
 def test_parse_args_rejects_bad_arguments_and_records_the_command():
-    for argv in (["--seeds", "1"], ["--epochs", "0"], ["--workers", "0"]):
+    for argv in (["--seeds", "1"], ["--meta_iterations", "0"], ["--workers", "0"]):
         with pytest.raises(SystemExit):
             study.parse_args(argv)
-    args = study.parse_args(["--quick", "--epochs", "7", "--out", "x"])
-    assert args.budget.epochs == 7
+    args = study.parse_args(["--quick", "--meta_iterations", "7", "--out", "x"])
+    assert args.budget.meta_iterations == 7
     assert args.budget.alpha_exponents == study.QUICK.alpha_exponents
-    assert args.command == ".venv/bin/python benchmarks/ga_vs_maml.py --quick --epochs 7"
+    assert args.command == ".venv/bin/python benchmarks/ga_vs_maml.py --quick --meta_iterations 7"
     assert study.parse_args(["--out", "x"]).command == ".venv/bin/python benchmarks/ga_vs_maml.py"

@@ -222,10 +222,10 @@ def test_adapt_and_evaluate_scores_the_query_set_of_the_adapted_theta(batch, the
 
 
 def assert_same_history(a: gh.History, b: gh.History) -> None:
-    for field in ("query_loss", "weights", "corrupted", "minority", "eval_epochs",
+    for field in ("query_loss", "weights", "corrupted", "minority", "eval_iterations",
                   "eval_accuracy", "eval_loss", "theta", "theta_init"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
-    assert a.epochs_done == b.epochs_done
+    assert a.iterations_done == b.iterations_done
     assert a.config == b.config
 
 
@@ -294,49 +294,49 @@ def test_helpers_never_touch_the_global_random_state(config_factory, batch):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_callback_runs_once_per_epoch_with_the_growing_history(config_factory):
+def test_callback_runs_once_per_iteration_with_the_growing_history(config_factory):
     calls = []
-    config = config_factory(epochs=30)
+    config = config_factory(meta_iterations=30)
 
-    def callback(epoch, history):
-        calls.append((epoch, history.epochs_done, id(history), history.theta.copy()))
+    def callback(iteration, history):
+        calls.append((iteration, history.iterations_done, id(history), history.theta.copy()))
 
     history = gh.meta_train(config, callback)
     assert [c[0] for c in calls] == list(range(1, 31))
-    assert all(done == epoch for epoch, done, _, _ in calls)
+    assert all(done == iteration for iteration, done, _, _ in calls)
     assert {c[2] for c in calls} == {id(history)}
     np.testing.assert_array_equal(calls[-1][3], history.theta)
-    assert history.epochs_done == 30
+    assert history.iterations_done == 30
     assert history.seconds > 0
 
 
-@pytest.mark.parametrize("epochs, eval_every, expected", [
+@pytest.mark.parametrize("meta_iterations, eval_every, expected", [
     (60, 25, [25, 50, 60]),  # every eval_every iterations, and at the end
     (50, 25, [25, 50]),  # the end is not counted twice
     (10, 25, [10]),  # only the end
     (4, 1, [1, 2, 3, 4]),
 ])
-def test_eval_epochs_are_every_eval_every_iterations_and_the_end(config_factory, epochs,
+def test_eval_iterations_are_every_eval_every_and_the_end(config_factory, meta_iterations,
                                                                  eval_every, expected):
-    history = gh.meta_train(config_factory(epochs=epochs, eval_every=eval_every))
-    np.testing.assert_array_equal(history.eval_epochs, expected)
+    history = gh.meta_train(config_factory(meta_iterations=meta_iterations, eval_every=eval_every))
+    np.testing.assert_array_equal(history.eval_iterations, expected)
     assert np.all(np.isfinite(history.eval_accuracy))
     assert np.all(np.isfinite(history.eval_loss))
 
 
 @pytest.mark.parametrize("inner_steps", [1, 2])
 def test_eval_scores_the_held_out_tasks_after_adaptation(config_factory, inner_steps):
-    config = config_factory(epochs=60, eval_every=25, inner_steps=inner_steps)
+    config = config_factory(meta_iterations=60, eval_every=25, inner_steps=inner_steps)
     thetas = {}
 
-    def callback(epoch, history):
-        thetas[epoch] = history.theta.copy()
+    def callback(iteration, history):
+        thetas[iteration] = history.theta.copy()
 
     history = gh.meta_train(config, callback)
     held_out = gh.make_eval_tasks(config)
     assert held_out.n_tasks == config.eval_tasks and not held_out.corrupted.any()
-    for i, epoch in enumerate(history.eval_epochs):
-        ev = gh.adapt_and_evaluate(thetas[epoch], held_out, config.alpha, steps=inner_steps)
+    for i, iteration in enumerate(history.eval_iterations):
+        ev = gh.adapt_and_evaluate(thetas[iteration], held_out, config.alpha, steps=inner_steps)
         np.testing.assert_allclose(history.eval_accuracy[i], ev.accuracy_after.mean(),
                                    rtol=1e-12)
         np.testing.assert_allclose(history.eval_loss[i], ev.loss_after.mean(), rtol=1e-12)
@@ -345,11 +345,11 @@ def test_eval_scores_the_held_out_tasks_after_adaptation(config_factory, inner_s
 def test_history_shapes_and_weights(config_factory):
     maml = gh.meta_train(config_factory(method="maml"))
     ga = gh.meta_train(config_factory(method="ga"))
-    epochs, n_tasks = maml.config.epochs, maml.config.n_tasks
+    meta_iterations, n_tasks = maml.config.meta_iterations, maml.config.n_tasks
     for history in (maml, ga):
-        assert history.query_loss.shape == (epochs,)
-        assert history.weights.shape == history.corrupted.shape == (epochs, n_tasks)
-        assert history.minority.shape == (epochs, n_tasks)
+        assert history.query_loss.shape == (meta_iterations,)
+        assert history.weights.shape == history.corrupted.shape == (meta_iterations, n_tasks)
+        assert history.minority.shape == (meta_iterations, n_tasks)
         assert np.all(np.isfinite(history.query_loss)) and np.all(history.query_loss > 0)
         assert np.all(np.isfinite(history.weights))
     np.testing.assert_allclose(maml.weights.sum(axis=1), 1.0, rtol=1e-12)
@@ -364,7 +364,7 @@ def test_history_shapes_and_weights(config_factory):
 def test_corrupted_and_minority_masks_have_the_right_counts(config_factory, n_tasks,
                                                             corrupt_frac, minority_frac):
     history = gh.meta_train(config_factory(n_tasks=n_tasks, corrupt_frac=corrupt_frac,
-                                           minority_frac=minority_frac, epochs=150))
+                                           minority_frac=minority_frac, meta_iterations=150))
     n_corrupt, n_minority = round(corrupt_frac * n_tasks), round(minority_frac * n_tasks)
     np.testing.assert_array_equal(history.corrupted.sum(axis=1), n_corrupt)
     np.testing.assert_array_equal(history.minority.sum(axis=1), n_minority)
@@ -409,7 +409,7 @@ def test_divergence_raises_value_error_naming_beta_without_warnings(config_facto
 def test_meta_training_beats_the_random_init_on_fresh_tasks(method, normalization, seed):
     """Default task family, 300 meta-iterations. Measured margins (seeds 0-2): 0.17-0.20 for
     every method; the test asks for 0.08."""
-    config = gh.MetaConfig(method=method, normalization=normalization, epochs=300,
+    config = gh.MetaConfig(method=method, normalization=normalization, meta_iterations=300,
                            eval_every=300, seed=seed)
     history = gh.meta_train(config)
     fresh = gh.sample_tasks(200, config.k_shot, k_query=config.k_query,

@@ -164,13 +164,13 @@ CASES = [
     ("meta_step tuple batch", lambda: step(batch=(XS, YS, XQ, YQ)), "batch"),
     ("adapt non-batch", lambda: gh.adapt_and_evaluate(THETA, [XS, YS], 0.5), "batch"),
     ("meta_train dict config", lambda: gh.meta_train({"method": "ga"}), "config"),
-    ("meta_train callback", lambda: gh.meta_train(gh.MetaConfig(epochs=1), callback=3),
+    ("meta_train callback", lambda: gh.meta_train(gh.MetaConfig(meta_iterations=1), callback=3),
      "callback"),
     ("meta_train theta0 shape",
-     lambda: gh.meta_train(gh.MetaConfig(epochs=1, n_features=D), theta0=np.zeros(D + 1)),
+     lambda: gh.meta_train(gh.MetaConfig(meta_iterations=1, n_features=D), theta0=np.zeros(D + 1)),
      "theta0"),
     ("meta_train theta0 NaN",
-     lambda: gh.meta_train(gh.MetaConfig(epochs=1, n_features=D), theta0=with_nan(THETA)),
+     lambda: gh.meta_train(gh.MetaConfig(meta_iterations=1, n_features=D), theta0=with_nan(THETA)),
      "theta0"),
 ]
 
@@ -189,7 +189,8 @@ CONFIG_CASES = [
     ("alpha", 0.0), ("alpha", -1.0), ("alpha", NAN), ("alpha", True),
     ("beta", 0), ("beta", INF),
     ("n_tasks", 0), ("n_tasks", 2.5), ("n_tasks", True),
-    ("k_shot", 0), ("k_query", -3), ("n_features", False), ("epochs", 0), ("epochs", 10.0),
+    ("k_shot", 0), ("k_query", -3), ("n_features", False), ("meta_iterations", 0),
+    ("meta_iterations", 10.0),
     ("inner_steps", 0), ("eval_every", 0), ("eval_tasks", 0),
     ("seed", -1), ("seed", 1.5), ("seed", True),
     ("corrupt_frac", 1.5), ("corrupt_frac", NAN), ("minority_frac", -0.2),
@@ -219,8 +220,8 @@ def test_meta_config_rejects_outliers_with_one_feature(corrupt_frac):
 @pytest.mark.parametrize("method", gh.METHODS)
 @pytest.mark.parametrize("normalization", gh.NORMALIZATIONS)
 def test_every_method_and_normalization_is_accepted(method, normalization):
-    config = gh.MetaConfig(method=method, normalization=normalization, epochs=2, n_features=3,
-                           eval_tasks=2)
+    config = gh.MetaConfig(method=method, normalization=normalization, meta_iterations=2,
+                           n_features=3, eval_tasks=2)
     step(method=method, normalization=normalization)
     assert gh.meta_train(config).config.method == method
 
@@ -258,10 +259,10 @@ def test_a_callback_runs_with_numpy_default_error_handling():
     """Training raises on overflow; the caller's callback must not inherit that setting."""
     seen = []
 
-    def callback(epoch, history):
+    def callback(iteration, history):
         seen.append(np.geterr()["over"])
 
-    gh.meta_train(gh.MetaConfig(epochs=3, eval_every=3, n_features=5), callback)
+    gh.meta_train(gh.MetaConfig(meta_iterations=3, eval_every=3, n_features=5), callback)
     assert seen == ["warn", "warn", "warn"]
 
 

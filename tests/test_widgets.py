@@ -10,23 +10,24 @@ import numpy as np
 import pytest
 
 import gamaml_helpers as gh
+import gamaml_widgets as gw
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def images(dashboard: gh.Dashboard) -> dict[str, bytes]:
+def images(dashboard: gw.Dashboard) -> dict[str, bytes]:
     """The PNG bytes each plot currently shows, by plot name."""
     return {name: bytes(plot.image.value) for name, plot in dashboard.plots.items()}
 
 
 @pytest.fixture
-def playground() -> gh.Playground:
+def playground() -> gw.Playground:
     """A playground trained once with small settings (fast), live redraws off."""
-    return gh.make_playground(method="both", n_tasks=6, k_shot=5, epochs=50,
+    return gw.make_playground(method="both", n_tasks=6, k_shot=5, meta_iterations=50,
                               corrupt_frac=0.0, min_redraw_seconds=60)
 
 
-def set_controls(dashboard: gh.Dashboard, **values) -> None:
+def set_controls(dashboard: gw.Dashboard, **values) -> None:
     for name, value in values.items():
         dashboard.controls[name].value = value
 
@@ -37,11 +38,11 @@ def set_controls(dashboard: gh.Dashboard, **values) -> None:
 
 
 def test_default_playground_trains_both_methods_and_draws() -> None:
-    pg = gh.make_playground()
+    pg = gw.make_playground()
     assert set(pg.histories) == {"maml", "ga"}
     assert pg.runs == 1
     for history in pg.histories.values():
-        assert history.epochs_done == 200
+        assert history.iterations_done == 200
         assert history.weights.shape == (200, 10)
         assert np.all(history.corrupted.sum(axis=1) == 2)  # 0.2 of 10 tasks
     for name, png in images(pg).items():
@@ -52,15 +53,16 @@ def test_default_playground_trains_both_methods_and_draws() -> None:
     np.testing.assert_allclose(np.abs(pg.histories["ga"].weights).sum(axis=1), 1.0)
 
 
-def test_settings_reach_the_history(playground: gh.Playground) -> None:
-    set_controls(playground, method="ga", n_tasks=7, k_shot=4, epochs=100, corrupt_frac=0.3,
+def test_settings_reach_the_history(playground: gw.Playground) -> None:
+    set_controls(playground, method="ga", n_tasks=7, k_shot=4, meta_iterations=100,
+                 corrupt_frac=0.3,
                  corruption="random", normalization="book", first_order=True, seed=5,
                  alpha=0.5, beta=2.0)
     playground.train_button.click()
     assert set(playground.histories) == {"ga"}
     history = playground.histories["ga"]
     c = history.config
-    assert (c.method, c.n_tasks, c.k_shot, c.epochs, c.corruption, c.normalization,
+    assert (c.method, c.n_tasks, c.k_shot, c.meta_iterations, c.corruption, c.normalization,
             c.first_order, c.seed) == ("ga", 7, 4, 100, "random", "book", True, 5)
     assert (c.alpha, c.beta, c.corrupt_frac) == pytest.approx((0.5, 2.0, 0.3))
     assert history.weights.shape == (100, 7)
@@ -78,21 +80,21 @@ def test_method_selects_the_histories(playground, method, expected) -> None:
     playground.train_button.click()
     assert list(playground.histories) == expected  # in this order
     for name, history in playground.histories.items():
-        assert history.config.method == name and history.epochs_done == 50
+        assert history.config.method == name and history.iterations_done == 50
     assert "done in" in playground.message
     for name in expected:
         assert f"{gh.METHOD_LABELS[name]} 0." in playground.message  # its held-out accuracy
 
 
 def test_method_control_offers_every_method_and_the_comparisons() -> None:
-    pg = gh.make_playground(train=False)
+    pg = gw.make_playground(train=False)
     options = dict(pg.controls["method"].options)  # label -> value
     assert options == {"MAML": "maml", "GA-MAML": "ga", "Reptile": "reptile",
                        "GA-Reptile": "ga-reptile", "MAML + GA-MAML": "both",
                        "Reptile + GA-Reptile": "both-reptile", "all four": "all"}
     assert pg.controls["method"].value == "both"  # the default: MAML and GA, as before
-    assert tuple(options.values()) == gh.PLAYGROUND_METHODS
-    assert set(gh.METHODS) - {"joint"} == {m for _, (_, ms) in gh.PLAYGROUND_CHOICES.items()
+    assert tuple(options.values()) == gw.PLAYGROUND_METHODS
+    assert set(gh.METHODS) - {"joint"} == {m for _, (_, ms) in gw.PLAYGROUND_CHOICES.items()
                                            for m in ms}
 
 
@@ -129,7 +131,7 @@ def test_outlier_corruption_reaches_the_history(playground) -> None:
 
 
 def test_controls_that_do_not_apply_are_greyed_out() -> None:
-    pg = gh.make_playground(train=False)
+    pg = gw.make_playground(train=False)
     expected = {  # method -> (normalization disabled, first_order disabled)
         "maml": (True, False), "ga": (False, False), "reptile": (True, True),
         "ga-reptile": (False, True), "both": (False, False), "both-reptile": (False, True),
@@ -170,7 +172,7 @@ def test_lines_use_the_course_colours_and_method_labels(playground) -> None:
         gh.COLORS["corrupted"], gh.COLORS["random"]}
 
 
-def test_both_methods_share_the_tasks(playground: gh.Playground) -> None:
+def test_both_methods_share_the_tasks(playground: gw.Playground) -> None:
     """Same seed: MAML and GA see the same batches, so only the weights differ."""
     maml, ga = playground.histories["maml"], playground.histories["ga"]
     np.testing.assert_array_equal(maml.corrupted, ga.corrupted)
@@ -178,7 +180,7 @@ def test_both_methods_share_the_tasks(playground: gh.Playground) -> None:
     assert not np.allclose(ga.weights, 1 / 6)
 
 
-def test_train_click_redraws_every_plot(playground: gh.Playground) -> None:
+def test_train_click_redraws_every_plot(playground: gw.Playground) -> None:
     before = images(playground)
     set_controls(playground, n_tasks=12, alpha=0.3)
     playground.train_button.click()
@@ -189,10 +191,10 @@ def test_train_click_redraws_every_plot(playground: gh.Playground) -> None:
     assert playground.runs == 2
 
 
-def test_moving_controls_does_not_train(playground: gh.Playground) -> None:
+def test_moving_controls_does_not_train(playground: gw.Playground) -> None:
     histories, shown, status = playground.histories, images(playground), playground.status.value
     redraws = {name: plot.redraws for name, plot in playground.plots.items()}
-    set_controls(playground, alpha=3.0, beta=0.2, n_tasks=20, k_shot=8, epochs=400,
+    set_controls(playground, alpha=3.0, beta=0.2, n_tasks=20, k_shot=8, meta_iterations=400,
                  corrupt_frac=0.5, corruption="outlier", method="all", normalization="cosine",
                  first_order=True, seed=9)
     assert playground.runs == 1
@@ -203,7 +205,7 @@ def test_moving_controls_does_not_train(playground: gh.Playground) -> None:
 
 
 def test_sliders_report_only_on_release() -> None:
-    pg = gh.make_playground(train=False)
+    pg = gw.make_playground(train=False)
     sliders = [c for c in pg.controls.values() if hasattr(c, "continuous_update")]
     assert len(sliders) >= 6
     assert not any(c.continuous_update for c in sliders)
@@ -249,7 +251,7 @@ def test_diverging_run_shows_a_message_and_the_dashboard_recovers(playground) ->
 
 
 def test_plots_update_live_while_training() -> None:
-    pg = gh.make_playground(method="ga", epochs=100, n_tasks=5, train=False,
+    pg = gw.make_playground(method="ga", meta_iterations=100, n_tasks=5, train=False,
                             live_every=0.1, min_redraw_seconds=0)
     pngs, messages = [], []
     pg.plots["weights"].image.observe(lambda change: pngs.append(change["new"]), names="value")
@@ -262,7 +264,7 @@ def test_plots_update_live_while_training() -> None:
 
 
 def test_short_runs_are_not_slowed_by_live_redraws() -> None:
-    pg = gh.make_playground(method="ga", epochs=100, n_tasks=5, train=False,
+    pg = gw.make_playground(method="ga", meta_iterations=100, n_tasks=5, train=False,
                             min_redraw_seconds=60)
     pg.train_button.click()
     assert {plot.redraws for plot in pg.plots.values()} == {1}
@@ -270,7 +272,8 @@ def test_short_runs_are_not_slowed_by_live_redraws() -> None:
 
 @pytest.mark.parametrize("settings, name", [
     ({"method": "sgd"}, "method"), ({"n_tasks": 40}, "n_tasks"), ({"alpha": 0.0}, "alpha"),
-    ({"epochs": 10}, "epochs"), ({"seed": -1}, "seed"), ({"corrupt_frac": 1.5}, "corrupt_frac"),
+    ({"meta_iterations": 10}, "meta_iterations"), ({"seed": -1}, "seed"),
+    ({"corrupt_frac": 1.5}, "corrupt_frac"),
     ({"corruption": "swap"}, "corruption"), ({"live_every": 0}, "live_every"),
     ({"method": "Reptile"}, "method"), ({"method": "joint"}, "method"),
     ({"normalization": "l1"}, "normalization"), ({"normalization": None}, "normalization"),
@@ -278,19 +281,19 @@ def test_short_runs_are_not_slowed_by_live_redraws() -> None:
 ])
 def test_make_playground_validates_its_arguments(settings, name) -> None:
     with pytest.raises(ValueError, match=name):
-        gh.make_playground(train=False, **settings)
+        gw.make_playground(train=False, **settings)
 
 
-@pytest.mark.parametrize("method", gh.PLAYGROUND_METHODS)
+@pytest.mark.parametrize("method", gw.PLAYGROUND_METHODS)
 @pytest.mark.parametrize("normalization", gh.NORMALIZATIONS)
 def test_make_playground_starts_with_the_given_method_and_normalization(method, normalization):
-    pg = gh.make_playground(method=method, normalization=normalization, corruption="outlier",
+    pg = gw.make_playground(method=method, normalization=normalization, corruption="outlier",
                             train=False)
     assert pg.controls["method"].value == method
     assert pg.controls["normalization"].value == normalization
     assert pg.controls["corruption"].value == "outlier"
     configs = pg.configs()
-    assert [c.method for c in configs] == list(gh.PLAYGROUND_CHOICES[method][1])
+    assert [c.method for c in configs] == list(gw.PLAYGROUND_CHOICES[method][1])
     assert {(c.normalization, c.corruption) for c in configs} == {(normalization, "outlier")}
 
 
@@ -305,8 +308,8 @@ def test_widgets_leave_no_pyplot_figures() -> None:
     import matplotlib.pyplot as plt
 
     before = plt.get_fignums()
-    gh.make_playground(epochs=50)
-    gh.make_gd_explorer()
+    gw.make_playground(meta_iterations=50)
+    gw.make_gd_explorer()
     assert plt.get_fignums() == before
 
 
@@ -318,8 +321,8 @@ def test_importing_the_helpers_does_not_load_the_widget_stack() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_mean_task_weights(playground: gh.Playground) -> None:
-    pg = gh.make_playground(method="ga", n_tasks=6, epochs=50, corrupt_frac=0.5,
+def test_mean_task_weights(playground: gw.Playground) -> None:
+    pg = gw.make_playground(method="ga", n_tasks=6, meta_iterations=50, corrupt_frac=0.5,
                             min_redraw_seconds=60)
     history = pg.histories["ga"]
     w, bad = history.weights[-20:], history.corrupted[-20:]
@@ -339,7 +342,7 @@ def test_mean_task_weights(playground: gh.Playground) -> None:
 
 
 def test_gd_explorer_recomputes_when_a_control_changes() -> None:
-    explorer = gh.make_gd_explorer()
+    explorer = gw.make_gd_explorer()
     before, status = images(explorer), explorer.message
     assert before["main"].startswith(PNG_SIGNATURE)
     assert len(explorer.result["query_loss"]) == 51
@@ -356,7 +359,7 @@ def test_gd_explorer_recomputes_when_a_control_changes() -> None:
 
 
 def test_maml_explorer_recomputes_when_a_control_changes() -> None:
-    explorer = gh.make_maml_explorer(epochs=60)
+    explorer = gw.make_maml_explorer(meta_iterations=60)
     before = images(explorer)
     assert explorer.result.config.method == "maml"
     explorer.controls["n_tasks"].value = 17
@@ -368,7 +371,7 @@ def test_maml_explorer_recomputes_when_a_control_changes() -> None:
 
 
 def test_ga_explorer_recomputes_when_a_control_changes() -> None:
-    explorer = gh.make_ga_explorer(epochs=60)
+    explorer = gw.make_ga_explorer(meta_iterations=60)
     before, status = images(explorer), explorer.message
     assert np.all(explorer.result.corrupted.sum(axis=1) == 3)  # 0.3 of 10 tasks
     explorer.controls["corrupt_frac"].value = 0.5
@@ -381,7 +384,7 @@ def test_ga_explorer_recomputes_when_a_control_changes() -> None:
 
 
 def test_ga_explorer_offers_the_normalizations_the_outer_updates_and_outliers() -> None:
-    explorer = gh.make_ga_explorer(epochs=60)
+    explorer = gw.make_ga_explorer(meta_iterations=60)
     c = explorer.result.config
     assert (c.method, c.normalization) == ("ga", "paper")
     assert explorer.message.startswith("GA-MAML, paper weights, mean w_i: clean tasks 0.")
@@ -402,14 +405,14 @@ def test_ga_explorer_offers_the_normalizations_the_outer_updates_and_outliers() 
     assert "outlier tasks 0." in explorer.message
     np.testing.assert_array_equal(explorer.result.corrupted.sum(axis=1), 3)
 
-    assert gh.make_ga_explorer(epochs=60, normalization="cosine").result.config.normalization \
-        == "cosine"
+    explorer = gw.make_ga_explorer(meta_iterations=60, normalization="cosine")
+    assert explorer.result.config.normalization == "cosine"
     with pytest.raises(ValueError, match="normalization"):
-        gh.make_ga_explorer(normalization="l2")
+        gw.make_ga_explorer(normalization="l2")
 
 
 def test_explorer_shows_errors_and_keeps_working() -> None:
-    explorer = gh.make_maml_explorer(epochs=60)
+    explorer = gw.make_maml_explorer(meta_iterations=60)
     for name in ("alpha", "beta"):
         explorer.controls[name].max = 250
         explorer.controls[name].value = 1e200  # the first of these two changes is still fine
@@ -418,18 +421,18 @@ def test_explorer_shows_errors_and_keeps_working() -> None:
     assert "from the random start" in explorer.message
 
 
-@pytest.mark.parametrize("factory", [gh.make_gd_explorer, gh.make_maml_explorer,
-                                     gh.make_ga_explorer])
+@pytest.mark.parametrize("factory", [gw.make_gd_explorer, gw.make_maml_explorer,
+                                     gw.make_ga_explorer])
 def test_explorers_validate_their_arguments(factory) -> None:
     with pytest.raises(ValueError, match="seed"):
         factory(seed=-1)
 
 
 def test_live_plot_and_explorer_reject_what_they_cannot_call():
-    plot = gh.LivePlot(name="bad-input")
+    plot = gw.LivePlot(name="bad-input")
     with pytest.raises(ValueError, match=r"\bdraw\b"):
         plot.redraw("not a function")
     with pytest.raises(ValueError, match=r"\bupdate\b"):
-        gh.Explorer({"x": gh._int_slider("x", 1, 0, 2)}, None, name="bad-input")
+        gw.Explorer({"x": gw._int_slider("x", 1, 0, 2)}, None, name="bad-input")
     with pytest.raises(ValueError, match=r"\bcontrols\b"):
-        gh.Explorer({}, lambda plot: (None, ""), name="bad-input")
+        gw.Explorer({}, lambda plot: (None, ""), name="bad-input")

@@ -1,0 +1,587 @@
+"""The course's interactive widgets: explorers for notebooks 02-04 and the playground of 05.
+
+This is the interface, kept apart from the lesson: it imports ``gamaml_helpers`` (the course's
+reference implementation) and never the reverse, so ``import gamaml_helpers`` loads neither
+ipywidgets nor matplotlib.
+
+The factories build a widget object and return it without displaying it: a notebook shows it
+by leaving it as the last expression of a cell, and the tests drive it without a kernel (set a
+control's ``value``, call ``train_button.click()``). ipywidgets and matplotlib are imported
+inside the functions that need them, so numpy-only users of the module never load them.
+Each plot is one matplotlib ``Figure`` (not pyplot: nothing leaks or shows by itself), made
+once and re-rendered to PNG bytes in an ``ipywidgets.Image``: no flicker, no new figure per
+update, no ipympl. Training stays in ``gh.meta_train``; the widgets only read controls and draw.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+import gamaml_helpers as gh
+
+# The playground's method choice: value -> (label, the methods it trains, in this order).
+PLAYGROUND_CHOICES = {
+    "maml": ("MAML", ("maml",)),
+    "ga": ("GA-MAML", ("ga",)),
+    "reptile": ("Reptile", ("reptile",)),
+    "ga-reptile": ("GA-Reptile", ("ga-reptile",)),
+    "both": ("MAML + GA-MAML", ("maml", "ga")),
+    "both-reptile": ("Reptile + GA-Reptile", ("reptile", "ga-reptile")),
+    "all": ("all four", ("maml", "ga", "reptile", "ga-reptile")),
+}
+PLAYGROUND_METHODS = tuple(PLAYGROUND_CHOICES)
+GA_METHODS = ("ga", "ga-reptile")  # the methods whose weights are gradient agreement
+# The normalisation choice: (label, value) and one tooltip each, in gh.NORMALIZATIONS order.
+NORMALIZATION_OPTIONS = [("paper", "paper"), ("book", "book"), ("cosine (ours)", "cosine")]
+NORMALIZATION_TOOLTIPS = [
+    "the paper's eq. 13: sum_j g_i.g_j / sum_k |sum_j g_k.g_j|, so sum |w_i| = 1",
+    "the book chapter's denominator sum_k sum_j |g_k.g_j|: same signs, sum |w_i| <= 1",
+    "an extension of this course, not in the paper: the paper's formula on unit updates "
+    "g_i / |g_i| (agreement in direction only)",
+]
+
+
+class LivePlot:
+    """One matplotlib Figure shown as a PNG in an ``ipywidgets.Image``, redrawn in place.
+
+    Parameters
+    ----------
+    n_axes : number of side-by-side axes.
+    name : the image gets the CSS class ``gamaml-plot-<name>`` (the browser test uses it).
+    figsize, dpi : size in inches and pixels per inch; a modest dpi keeps redrawing fast.
+
+    Attributes: ``figure``, ``axes`` (list of Axes), ``image`` (the widget), ``redraws``.
+    """
+
+    def __init__(self, n_axes: int = 1, *, name: str = "plot",
+                 figsize: tuple[float, float] = (3.9, 2.7), dpi: int = 72):
+        import ipywidgets as widgets
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        width, height = figsize
+        self.figure = Figure(figsize=figsize, dpi=dpi)
+        # Fixed margins, in inches: a layout engine would draw every frame twice.
+        self.figure.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width,
+                                    bottom=0.5 / height, top=1 - 0.3 / height, wspace=0.3)
+        # One Agg canvas for the figure's whole life: it keeps its renderer and text caches.
+        self.canvas = FigureCanvasAgg(self.figure)
+        self.axes = list(self.figure.subplots(1, gh._check_int("n_axes", n_axes), squeeze=False)[0])
+        for ax in self.axes:
+            ax.locator_params(nbins=5)  # fewer tick labels: text is most of the drawing time
+        self.image = widgets.Image(format="png")
+        self.image.add_class(f"gamaml-plot-{name}")
+        self.redraws = 0
+
+    def redraw(self, draw: Callable[..., object]) -> None:
+        """Remove the plotted data, call ``draw(*axes)``, render and show the new PNG.
+
+        Only the data artists go (not ``ax.clear()``, which rebuilds every tick): the axes
+        keep their ticks, titles and locators, and a redraw costs less.
+        """
+        if not callable(draw):
+            raise ValueError(f"draw must be callable, got {draw!r}")
+        for ax in self.axes:
+            for artist in [*ax.lines, *ax.collections, *ax.patches, *ax.texts]:
+                artist.remove()
+            if ax.legend_ is not None:
+                ax.legend_.remove()
+            ax.relim()
+            ax.set_autoscale_on(True)
+        draw(*self.axes)
+        buffer = io.BytesIO()
+        self.canvas.print_png(buffer, pil_kwargs={"compress_level": 1})  # fast, 5% larger
+        self.image.value = buffer.getvalue()
+        self.redraws += 1
+
+
+LABEL_WIDTH = "125px"  # of every control's description, so that the controls line up
+
+
+def _log_slider(description: str, value: float, low: float, high: float):
+    """A slider over [10**low, 10**high] with log-spaced steps; it reports only on release."""
+    import ipywidgets as widgets
+
+    return widgets.FloatLogSlider(value=value, base=10, min=low, max=high, step=0.05,
+                                  description=description, readout_format=".3g",
+                                  continuous_update=False,
+                                  style={"description_width": LABEL_WIDTH})
+
+
+def _int_slider(description: str, value: int, low: int, high: int, step: int = 1):
+    """An integer slider that reports its value only on release."""
+    import ipywidgets as widgets
+
+    return widgets.IntSlider(value=value, min=low, max=high, step=step, description=description,
+                             continuous_update=False, style={"description_width": LABEL_WIDTH})
+
+
+def _fraction_slider(description: str, value: float, high: float, step: float):
+    """A slider over [0, high] that reports its value only on release."""
+    import ipywidgets as widgets
+
+    return widgets.FloatSlider(value=value, min=0.0, max=high, step=step, description=description,
+                               continuous_update=False, style={"description_width": LABEL_WIDTH})
+
+
+def _choice(description: str, options, value, *, button_width: str = "76px",
+            tooltips: list[str] | None = None):
+    """A row of toggle buttons, one per option (a label or a (label, value) pair)."""
+    import ipywidgets as widgets
+
+    return widgets.ToggleButtons(options=options, value=value, description=description,
+                                 tooltips=tooltips or [],
+                                 style={"description_width": LABEL_WIDTH,
+                                        "button_width": button_width},
+                                 layout=widgets.Layout(display="flex"))  # label beside buttons
+
+
+def _dropdown(description: str, options, value):
+    """A drop-down list of (label, value) pairs: room for long labels in little space."""
+    import ipywidgets as widgets
+
+    return widgets.Dropdown(options=options, value=value, description=description,
+                            style={"description_width": LABEL_WIDTH},
+                            layout=widgets.Layout(width="340px"))
+
+
+def _normalization_choice(value: str):
+    """The GA weights' normalisation: paper, book or cosine (labelled as the course's own)."""
+    return _choice("GA weights", NORMALIZATION_OPTIONS, value, button_width="112px",
+                   tooltips=NORMALIZATION_TOOLTIPS)
+
+
+def _in_range(name: str, value, low: float, high: float):
+    """Return ``value`` if it lies in [low, high] (the range of its control), else raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not low <= value <= high:
+        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+    return value
+
+
+
+
+class Dashboard:
+    """What every course widget has: controls, a status line, plots, one container.
+
+    Attributes
+    ----------
+    widget : the ipywidgets container. Showing the Dashboard in a notebook shows it.
+    controls : dict name -> control widget (set ``.value`` to change a setting).
+    status : ``ipywidgets.HTML`` line with progress, results or a readable error.
+    message : the status line's plain text.
+    plots : dict name -> LivePlot.
+    """
+
+    message: str = ""
+    widget: object
+    controls: dict
+    status: object
+    plots: dict
+
+    def values(self) -> dict:
+        """The current value of every control, by name."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        """Show ``text`` in the status line (an error in the course's vermillion).
+
+        ``message`` keeps the plain text; ``status.value`` is its HTML.
+        """
+        self.message = text
+        style = f' style="color: {gh.COLORS["ga"]}"' if error else ""
+        self.status.value = f"<span{style}>{'⚠ ' if error else ''}{html.escape(text)}</span>"
+
+    def _build(self, rows: list, css_class: str) -> None:
+        """Create ``status`` and put ``rows`` of widgets into ``widget`` (one VBox)."""
+        import ipywidgets as widgets
+
+        self.status = widgets.HTML()
+        self.status.add_class("gamaml-status")
+        self.widget = widgets.VBox([*rows, self.status,
+                                    widgets.HBox([p.image for p in self.plots.values()],
+                                                 layout=widgets.Layout(flex_flow="row wrap"))])
+        self.widget.add_class(css_class)
+        for name, control in self.controls.items():
+            control.add_class(f"gamaml-{name.replace('_', '-')}")
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """Jupyter shows ``widget``; plain-text viewers (e.g. GitHub) get one line instead."""
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = (f"{type(self).__name__}: interactive widget, run the notebook "
+                                "in Jupyter to use it")
+        return bundle
+
+
+class Explorer(Dashboard):
+    """A small widget: moving a control (on release) recomputes and redraws at once.
+
+    ``update(plot, **values)`` does the work: it draws on ``plot`` (a LivePlot) and returns
+    ``(result, message)``; ``result`` is kept in ``.result`` and ``message`` goes to the status
+    line. A ValueError shows as a readable message; the explorer keeps working.
+    """
+
+    def __init__(self, controls: dict, update: Callable, *, name: str, n_axes: int = 2,
+                 figsize: tuple[float, float] = (8.0, 2.8)):
+        import ipywidgets as widgets
+
+        if not isinstance(controls, dict) or not controls:
+            raise ValueError("controls must be a non-empty dict of name -> widget")
+        if not callable(update):
+            raise ValueError(f"update must be callable, got {update!r}")
+        self.controls = controls
+        self.plots = {"main": LivePlot(n_axes, name=name, figsize=figsize)}
+        self.result = None
+        self._update = update
+        self._build([widgets.HBox(list(controls.values()),
+                                  layout=widgets.Layout(flex_flow="row wrap"))],
+                    f"gamaml-{name}")
+        for control in controls.values():
+            control.observe(lambda _change: self.refresh(), names="value")
+        self.refresh()
+
+    @property
+    def plot(self) -> LivePlot:
+        return self.plots["main"]
+
+    def refresh(self) -> None:
+        """Recompute with the current control values and redraw; never raises ValueError."""
+        try:
+            self.result, message = self._update(self.plot, **self.values())
+        except ValueError as exc:
+            self.say(str(exc), error=True)
+        else:
+            self.say(message)
+
+
+def make_gd_explorer(*, seed: int = 0, n_features: int = 50) -> Explorer:
+    """Notebook 02: gradient descent on ONE task, support versus query loss and accuracy.
+
+    Controls: ``lr`` (learning rate, log scale), ``steps``, ``k_shot`` (support points, the
+    first k of a fixed pool). The query set has 500 points. ``.result`` is a dict of arrays
+    over steps 0..steps: ``support_loss``, ``query_loss``, ``support_accuracy``,
+    ``query_accuracy``. Start: theta = 0 (loss ln 2, accuracy 1/2).
+    """
+    gh._check_int("seed", seed, minimum=0)
+    task = gh.sample_tasks(1, 100, k_query=500, n_features=n_features, rng=seed)
+    controls = {"lr": _log_slider("learning rate", 1.0, -2, 2),
+                "steps": _int_slider("steps", 50, 1, 300),
+                "k_shot": _int_slider("support points", 10, 1, 100)}
+
+    def update(plot, *, lr, steps, k_shot):
+        xs, ys = task.x_support[0, :k_shot], task.y_support[0, :k_shot]
+        thetas = [np.zeros(n_features)]
+        for _ in range(steps):
+            thetas.append(gh.inner_update(thetas[-1], xs, ys, lr))
+        thetas = np.array(thetas)  # (steps + 1, d): score every iterate at once
+        curves, n = {}, steps + 1
+        for part, x, y in (("support", xs, ys), ("query", task.x_query[0], task.y_query[0])):
+            x, y = np.broadcast_to(x, (n, *x.shape)), np.broadcast_to(y, (n, *y.shape))
+            curves[f"{part}_loss"] = gh.bce_loss(thetas, x, y)
+            curves[f"{part}_accuracy"] = gh.accuracy(thetas, x, y)
+
+        def draw(ax_loss, ax_acc):
+            for part, color in (("support", gh.COLORS["maml"]), ("query", gh.COLORS["ga"])):
+                ax_loss.plot(curves[f"{part}_loss"], color=color, label=part)
+                ax_acc.plot(curves[f"{part}_accuracy"], color=color, label=part)
+            ax_loss.set(title="Loss on one task", xlabel="gradient step", ylabel="mean BCE")
+            ax_acc.set(title="Accuracy on one task", xlabel="gradient step", ylabel="accuracy",
+                       ylim=(0, 1.05))
+            ax_loss.legend(loc="upper right")
+            ax_acc.legend(loc="lower right")
+
+        plot.redraw(draw)
+        end = {name: values[-1] for name, values in curves.items()}
+        return curves, (f"after {steps} steps with {k_shot} support points: support loss "
+                        f"{end['support_loss']:.3f}, accuracy {end['support_accuracy']:.3f} · "
+                        f"query loss {end['query_loss']:.3f}, accuracy "
+                        f"{end['query_accuracy']:.3f}")
+
+    return Explorer(controls, update, name="gd-explorer")
+
+
+def make_maml_explorer(*, seed: int = 0, meta_iterations: int = 300) -> Explorer:
+    """Notebook 03: MAML's loss curve and held-out accuracy as alpha, beta and T change.
+
+    Controls: ``alpha`` and ``beta`` (log scale), ``n_tasks`` (2-32). ``.result`` is the
+    History of the last run of ``gh.meta_train`` (second-order MAML, ``meta_iterations``
+    iterations).
+    """
+    gh._check_int("seed", seed, minimum=0)
+    gh._check_int("meta_iterations", meta_iterations)
+    controls = {"alpha": _log_slider("alpha (inner)", 1.0, -2, 2),
+                "beta": _log_slider("beta (outer)", 1.0, -2, 2),
+                "n_tasks": _int_slider("tasks per batch", 10, 2, 32)}
+
+    def update(plot, *, alpha, beta, n_tasks):
+        config = gh.MetaConfig(method="maml", alpha=alpha, beta=beta, n_tasks=n_tasks,
+                            meta_iterations=meta_iterations,
+                            eval_every=max(1, meta_iterations // 10), seed=seed)
+        history = gh.meta_train(config)
+        start = gh.adapt_and_evaluate(history.theta_init, gh.make_eval_tasks(config), alpha)
+        plot.redraw(lambda ax_loss, ax_acc: (gh.plot_loss(ax_loss, history),
+                                             gh.plot_eval_accuracy(ax_acc, history)))
+        return history, (f"MAML, alpha={alpha:.3g}, beta={beta:.3g}, T={n_tasks}: held-out "
+                         f"accuracy after adaptation {history.eval_accuracy[-1]:.3f} (from the "
+                         f"random start: {start.accuracy_after.mean():.3f})")
+
+    return Explorer(controls, update, name="maml-explorer")
+
+
+def make_ga_explorer(*, seed: int = 0, meta_iterations: int = 300, n_tasks: int = 10,
+                     normalization: str = "paper") -> Explorer:
+    """Notebook 04: gradient agreement with corrupted tasks: loss and the weights w_i.
+
+    Controls: ``corrupt_frac`` (0-0.9), ``corruption`` ("flip", "random" or "outlier"),
+    ``normalization`` ("paper", "book" or "cosine", the course's extension; starts at
+    ``normalization``), ``method`` (the outer update: "ga" for GA-MAML or "ga-reptile"),
+    ``alpha`` and ``beta`` (log scale). ``.result`` is the gh.History of the last run of
+    ``gh.meta_train``. The status line compares the mean weight of clean and corrupted tasks with
+    MAML's 1/T, and gives the mean of sum_i w_i (the factor on the meta-step's length).
+    """
+    gh._check_int("seed", seed, minimum=0)
+    gh._check_int("meta_iterations", meta_iterations)
+    gh._check_int("n_tasks", n_tasks, minimum=2)
+    gh._check_choice("normalization", normalization, gh.NORMALIZATIONS)
+    controls = {"corrupt_frac": _fraction_slider("corrupted fraction", 0.3, 0.9, 0.1),
+                "corruption": _choice("corruption", gh.CORRUPTIONS, "flip"),
+                "normalization": _normalization_choice(normalization),
+                "method": _choice("outer update", [("GA-MAML", "ga"), ("GA-Reptile", "ga-reptile")],
+                                  "ga", button_width="96px"),
+                "alpha": _log_slider("alpha (inner)", 1.0, -2, 2),
+                "beta": _log_slider("beta (outer)", 1.0, -2, 2)}
+
+    def update(plot, *, corrupt_frac, corruption, normalization, method, alpha, beta):
+        history = gh.meta_train(gh.MetaConfig(
+            method=method, alpha=alpha, beta=beta, n_tasks=n_tasks,
+            meta_iterations=meta_iterations, corrupt_frac=corrupt_frac, corruption=corruption,
+            normalization=normalization, seed=seed, eval_every=max(1, meta_iterations // 10)))
+        label = gh.METHOD_LABELS[method]
+        plot.redraw(lambda ax_loss, ax_w: (gh.plot_loss(ax_loss, history, label=label),
+                                           gh.plot_weights(ax_w, history)))
+        w = gh.mean_task_weights(history)
+        corrupted = "no corrupted tasks" if math.isnan(w["corrupted"]) else \
+            f"{corruption} tasks {w['corrupted']:.3f}"
+        total = float(history.weights.sum(axis=1).mean())
+        return history, (f"{label}, {normalization} weights, mean w_i: clean tasks "
+                         f"{w['clean']:.3f}, {corrupted} (MAML gives every task 1/T = "
+                         f"{1 / n_tasks:.3f}); mean sum of w_i {total:.3f} (MAML: 1)")
+
+    return Explorer(controls, update, name="ga-explorer")
+
+
+class Playground(Dashboard):
+    """The dashboard of notebook 05: MAML, GA-MAML, Reptile and GA-Reptile side by side,
+    trained on a button click.
+
+    Build it with ``make_playground``. Moving a control never trains: only the Train button
+    (or ``train()``) does. While a run trains, the plots are redrawn every ``live_every`` of
+    the run (but at most once per ``min_redraw_seconds``, so short runs are not slowed down)
+    and the status line shows progress and elapsed time.
+
+    The ``method`` control picks what to train (``PLAYGROUND_CHOICES``): one method, a pair
+    ("both": MAML and GA-MAML; "both-reptile": Reptile and GA-Reptile) or "all" four. Every
+    method of one run sees the same tasks (same seed). ``normalization`` applies to the GA
+    methods (greyed out without one), ``first_order`` to MAML and GA-MAML (Reptile is first
+    order by construction; greyed out without them).
+
+    Attributes
+    ----------
+    widget, controls, status, plots : see Dashboard; plots are "loss", "weights", "accuracy".
+    train_button : the Train button (``train_button.click()`` trains, as a click does).
+    histories : dict method -> gh.History of the last successful run (keys from ``gh.METHODS``).
+    runs : number of successful runs.
+    """
+
+    def __init__(self, settings: dict, *, live_every: float, min_redraw_seconds: float):
+        import ipywidgets as widgets
+
+        s = settings
+        self.live_every, self.min_redraw_seconds = live_every, min_redraw_seconds
+        self.controls = {
+            "alpha": _log_slider("alpha (inner)", s["alpha"], -2, 2),
+            "beta": _log_slider("beta (outer)", s["beta"], -2, 2),
+            "n_tasks": _int_slider("tasks per batch", s["n_tasks"], 2, 32),
+            "k_shot": _int_slider("shots", s["k_shot"], 1, 50),
+            "meta_iterations": _int_slider("meta-iterations", s["meta_iterations"], 50, 3000,
+                                           step=50),
+            "corrupt_frac": _fraction_slider("corrupted fraction", s["corrupt_frac"], 1.0, 0.05),
+            "corruption": _choice("corruption", gh.CORRUPTIONS, s["corruption"]),
+            "method": _dropdown("method", [(label, value) for value, (label, _) in
+                                           PLAYGROUND_CHOICES.items()], s["method"]),
+            "normalization": _normalization_choice(s["normalization"]),
+            "first_order": _choice("order", [("second", False), ("first", True)],
+                                   s["first_order"]),
+            "seed": widgets.IntText(value=s["seed"], description="seed",
+                                    style={"description_width": LABEL_WIDTH},
+                                    layout=widgets.Layout(width="260px")),
+        }
+        self.plots = {name: LivePlot(name=name) for name in ("loss", "weights", "accuracy")}
+        self.train_button = widgets.Button(description="Train", button_style="primary",
+                                           icon="play")
+        self.train_button.add_class("gamaml-train")
+        self.train_button.on_click(lambda _button: self.train())
+        self.histories: dict[str, gh.History] = {}
+        self.runs = 0
+        names = list(self.controls)
+        self._build([widgets.HBox([widgets.VBox([self.controls[n] for n in names[:5]]),
+                                   widgets.VBox([self.controls[n] for n in names[5:]])],
+                                  layout=widgets.Layout(flex_flow="row wrap")),
+                     self.train_button], "gamaml-playground")
+        self._last_draw = 0.0
+        self.controls["method"].observe(lambda _change: self._grey_out(), names="value")
+        self._grey_out()
+
+    def methods(self) -> tuple[str, ...]:
+        """The methods the ``method`` control selects, in training order."""
+        return PLAYGROUND_CHOICES[self.controls["method"].value][1]
+
+    def _grey_out(self) -> None:
+        """Disable the controls that do not apply to the selected methods."""
+        methods = self.methods()
+        self.controls["normalization"].disabled = not any(m in GA_METHODS for m in methods)
+        self.controls["first_order"].disabled = all(m in gh.REPTILE_METHODS for m in methods)
+
+    def configs(self) -> list[gh.MetaConfig]:
+        """One gh.MetaConfig per method to train, from the current control values.
+
+        Raises ValueError (from gh.MetaConfig) if a value is invalid, e.g. a negative seed.
+        """
+        v = self.values()
+        return [gh.MetaConfig(method=m, alpha=v["alpha"], beta=v["beta"], n_tasks=v["n_tasks"],
+                           k_shot=v["k_shot"], meta_iterations=v["meta_iterations"],
+                           first_order=v["first_order"], normalization=v["normalization"],
+                           corrupt_frac=v["corrupt_frac"], corruption=v["corruption"],
+                           seed=v["seed"], eval_every=max(1, v["meta_iterations"] // 10))
+                for m in self.methods()]
+
+    def train(self) -> None:
+        """Train every selected method, live-redrawing; errors go to the status line.
+
+        On success ``histories`` holds the new runs and the plots show them. On a ValueError
+        (invalid setting, or training diverged) the status line says why and ``histories``
+        keeps the previous runs; the dashboard stays usable.
+        """
+        self.train_button.disabled = True
+        start = self._last_draw = time.perf_counter()
+        runs: dict[str, gh.History] = {}
+        try:
+            for config in self.configs():
+                gh.meta_train(config, self._live_callback(runs, start))
+        except ValueError as exc:
+            self.say(f"not trained: {exc}", error=True)
+        else:
+            self.histories, self.runs = runs, self.runs + 1
+            self.redraw(runs)
+            self.say(self.summary(time.perf_counter() - start))
+        finally:
+            self.train_button.disabled = False
+
+    def _live_callback(self, runs: dict, start: float) -> Callable[[int, gh.History], None]:
+        """The ``gh.meta_train`` callback: records the run, reports progress, redraws."""
+        def callback(iteration: int, history: gh.History) -> None:
+            runs[history.config.method] = history
+            total = history.config.meta_iterations
+            if iteration % max(1, round(self.live_every * total)) or iteration == total:
+                return
+            now = time.perf_counter()
+            self.say(f"training {gh.METHOD_LABELS[history.config.method]}: iteration "
+                     f"{iteration}/{total}, {now - start:.1f} s")
+            if now - self._last_draw >= self.min_redraw_seconds:
+                self.redraw(runs)
+
+        return callback
+
+    def redraw(self, runs: dict[str, gh.History]) -> None:
+        """Draw the loss, the weights (of the first GA method, if any) and the held-out
+        accuracy of ``runs``."""
+        meta_iterations = max(h.config.meta_iterations for h in runs.values())
+        shown = next((runs[m] for m in runs if m in GA_METHODS), next(iter(runs.values())))
+        shown_method = shown.config.method
+        title = gh.METHOD_LABELS[shown_method]
+        if shown_method in GA_METHODS:
+            title += f", {shown.config.normalization}"
+
+        def loss(ax):
+            for method, history in runs.items():
+                gh.plot_loss(ax, history, label=gh.METHOD_LABELS[method])
+            ax.set_xlim(0, meta_iterations)
+
+        def weights(ax):
+            gh.plot_weights(ax, shown)
+            ax.set_title(f"Task weights $w_i$ ({title})")
+            ax.set_xlim(0, meta_iterations)
+
+        def held_out(ax):
+            for method, history in runs.items():
+                gh.plot_eval_accuracy(ax, history, label=gh.METHOD_LABELS[method])
+            ax.set_xlim(0, meta_iterations)
+
+        for name, draw in (("loss", loss), ("weights", weights), ("accuracy", held_out)):
+            self.plots[name].redraw(draw)
+        self._last_draw = time.perf_counter()
+
+    def summary(self, seconds: float) -> str:
+        """One line on the last run: settings, time, held-out accuracy, and the GA methods'
+        mean weights of clean and corrupted tasks (with their normalisation)."""
+        c = next(iter(self.histories.values())).config
+        parts = [f"{gh.METHOD_LABELS[m]} {h.eval_accuracy[-1]:.3f}"
+                 for m, h in self.histories.items()]
+        text = (f"T={c.n_tasks}, alpha={c.alpha:.3g}, beta={c.beta:.3g}: done in {seconds:.2f} s"
+                " · held-out accuracy after adaptation: " + ", ".join(parts))
+        for method, history in self.histories.items():
+            if method in GA_METHODS and history.corrupted.any():
+                w = gh.mean_task_weights(history)
+                text += (f" · {gh.METHOD_LABELS[method]} mean weight "
+                         f"({history.config.normalization}): clean {w['clean']:.3f}, "
+                         f"corrupted {w['corrupted']:.3f}")
+        return text
+
+
+def make_playground(*, method: str = "both", alpha: float = 1.0, beta: float = 1.0,
+                    n_tasks: int = 10, k_shot: int = 10, meta_iterations: int = 200,
+                    corrupt_frac: float = 0.2, corruption: str = "flip",
+                    normalization: str = "paper", first_order: bool = False, seed: int = 0,
+                    train: bool = True, live_every: float = 0.1,
+                    min_redraw_seconds: float = 0.25) -> Playground:
+    """Build (and by default train once) the playground of notebook 05; return it undisplayed.
+
+    The keyword arguments are the controls' starting values; each must lie in its control's
+    range (alpha, beta in [0.01, 100], n_tasks in [2, 32], k_shot in [1, 50], meta_iterations in
+    [50, 3000], corrupt_frac in [0, 1]). ``method`` is one of ``PLAYGROUND_METHODS``: "maml",
+    "ga" (GA-MAML), "reptile", "ga-reptile", "both" (MAML and GA-MAML, the default),
+    "both-reptile" (Reptile and GA-Reptile) or "all". ``normalization`` is the GA weights'
+    ("paper", "book" or "cosine"). ``train=True`` runs the starting settings once so the plots
+    are not empty. ``live_every`` (a fraction of the run) and ``min_redraw_seconds`` pace the
+    live redraws.
+    """
+    gh._check_choice("method", method, PLAYGROUND_METHODS)
+    for name, value, low, high in (("alpha", alpha, 0.01, 100), ("beta", beta, 0.01, 100),
+                                   ("n_tasks", n_tasks, 2, 32), ("k_shot", k_shot, 1, 50),
+                                   ("meta_iterations", meta_iterations, 50, 3000)):
+        _in_range(name, value, low, high)
+    gh.MetaConfig(method="ga", alpha=alpha, beta=beta, n_tasks=n_tasks, k_shot=k_shot,
+               meta_iterations=meta_iterations, corrupt_frac=corrupt_frac, corruption=corruption,
+               normalization=normalization, first_order=first_order,
+               seed=seed)  # validates the rest, naming the argument
+    if not (isinstance(live_every, (int, float)) and 0 < live_every <= 1):
+        raise ValueError(f"live_every must be a fraction in (0, 1], got {live_every!r}")
+    if not (isinstance(min_redraw_seconds, (int, float)) and min_redraw_seconds >= 0):
+        raise ValueError(f"min_redraw_seconds must be a number >= 0, got {min_redraw_seconds!r}")
+    settings = {"method": method, "alpha": alpha, "beta": beta, "n_tasks": n_tasks,
+                "k_shot": k_shot, "meta_iterations": meta_iterations, "corrupt_frac": corrupt_frac,
+                "corruption": corruption, "normalization": normalization,
+                "first_order": bool(first_order), "seed": seed}
+    playground = Playground(settings, live_every=live_every,
+                            min_redraw_seconds=min_redraw_seconds)
+    if train:
+        playground.train()
+    else:
+        playground.say("press Train to meta-train with these settings")
+    return playground
