@@ -1,19 +1,28 @@
 """Gradient-Agreement MAML from scratch, in numpy: the course's reference implementation.
 
-Read it top to bottom: data -> model -> meta-learning -> plots.
+This module is the course's appendix. It reads top to bottom in the order the course
+teaches, and every public function names the notebook section that builds it in the open:
+
+1. Data (notebook 01): the book's sampler, a task family with structure, corrupted tasks.
+2. Model (notebook 02): one sigmoid unit, binary cross-entropy, its gradient and Hessian, and
+   ``LogisticUnit``, the model object the meta-learning code works with.
+3. Meta-learning (notebooks 03 and 04): the inner loop, the exact MAML meta-gradient through
+   every inner step, gradient-agreement weights, the MAML / GA / Reptile outer rules, training.
+4. Plots (notebooks 03-05): every function draws on a given Axes, from a ``History``.
+
+Appendix A holds the input checks, appendix B the notebooks' exercise checker. The widgets
+live next door in ``gamaml_widgets`` (which imports this module, never the reverse).
 
 Shapes used throughout (batched code puts the task axis first):
 
-* ``d`` features, ``T`` tasks, ``k`` support shots, ``q`` query shots.
-* One task: ``theta (d,)``, ``x (k, d)``, ``y (k,)``.
-* A batch of tasks: ``theta (d,)`` (shared) or ``(T, d)`` (one per task), ``x (T, k, d)``,
+* ``d`` features, ``T`` tasks, ``k`` support shots, ``q`` query shots, ``P`` parameters.
+* One task: ``theta (P,)``, ``x (k, d)``, ``y (k,)``.
+* A batch of tasks: ``theta (P,)`` (shared) or ``(T, P)`` (one per task), ``x (T, k, d)``,
   ``y (T, k)``. Model functions return one result per task.
-
-The model is one sigmoid unit without bias, ``p = sigmoid(x @ theta)``, with labels in
-{0, 1} and the mean binary cross-entropy over samples as loss.
 
 Public functions validate their input and raise ``ValueError`` naming the argument. The
 private ``_`` functions they call skip validation; ``meta_train`` uses those in its loop.
+Randomness comes only from a passed ``numpy.random.Generator`` or seed.
 """
 
 from __future__ import annotations
@@ -25,7 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Okabe-Ito colours: distinguishable with the common forms of colour blindness.
+# The course's encoding: one Okabe-Ito colour per method (distinguishable with the common
+# forms of colour blindness) and one label per method.
 COLORS = {
     "maml": "#0072B2",  # blue
     "ga": "#D55E00",  # vermillion
@@ -37,7 +47,6 @@ COLORS = {
     "corrupted": "#E69F00",  # orange
     "random": "#999999",  # grey
 }
-
 METHOD_LABELS = {"maml": "MAML", "ga": "GA-MAML", "reptile": "Reptile",
                  "ga-reptile": "GA-Reptile", "joint": "joint"}
 
@@ -50,13 +59,969 @@ OUTLIER_SCALE = 3.0  # an outlier task's features are this many times larger
 
 
 # ---------------------------------------------------------------------------------------------
-# Input checks (one place, so every public function words its errors the same way)
+# 1. Data: the book's sampler (nothing to learn) and a task family with structure (notebook 01)
 # ---------------------------------------------------------------------------------------------
+
+
+def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` from a Generator, an int seed or None (fresh)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise ValueError(f"rng must be a numpy.random.Generator, an int seed or None, got {rng!r}")
+
+
+@dataclass(frozen=True)
+class SeedStreams:
+    """The named, independent random streams of one seed (``seed_streams``)."""
+
+    init: np.random.Generator  # the starting theta
+    train: np.random.Generator  # the training meta-batches
+    eval: np.random.Generator  # the fixed held-out tasks
+
+
+def seed_streams(seed: int) -> SeedStreams:
+    """One seed's independent random streams, by name: ``init``, ``train`` and ``eval``.
+
+    Each run of ``meta_train`` draws its starting point, its training batches and its held-out
+    tasks from these three streams, so that changing one (say, more held-out tasks) leaves the
+    others as they were.
+    """
+    seed = _check_int("seed", seed, minimum=0)
+    init, train, evaluation = (np.random.default_rng(s)
+                               for s in np.random.SeedSequence(seed).spawn(3))
+    return SeedStreams(init=init, train=train, eval=evaluation)
+
+
+def sample_points(k: int, n_features: int = 50, *, rng=None) -> tuple[np.ndarray, np.ndarray]:
+    """The book's sampler (notebook 01, section 1): uniform features, coin-flip labels.
+
+    Kept as the counter-example: no parameter can do better than ln 2 on fresh data.
+
+    Returns
+    -------
+    x : (k, d) features uniform in [0, 1).
+    y : (k,) labels in {0, 1}, each 0 or 1 with probability 1/2.
+    """
+    k = _check_int("k", k)
+    n_features = _check_int("n_features", n_features)
+    rng = as_generator(rng)
+    x = rng.random((k, n_features))
+    y = rng.integers(0, 2, size=k).astype(float)
+    return x, y
+
+
+def default_direction(n_features: int) -> np.ndarray:
+    """The family's shared direction (notebook 01, section 6): ``linspace(-1, 1, d)``, unit.
+
+    Its entries sum to 0 (d > 1), so it is orthogonal to ``(1, ..., 1)``: moving every
+    parameter by the same amount (the book's scalar bug) cannot find it.
+    """
+    n_features = _check_int("n_features", n_features)
+    if n_features == 1:
+        return np.ones(1)
+    u = np.linspace(-1.0, 1.0, n_features)
+    return u / np.linalg.norm(u)
+
+
+@dataclass(slots=True)
+class TaskBatch:
+    """A batch of ``T`` binary classification tasks (notebook 01, section 5).
+
+    Attributes
+    ----------
+    x_support : (T, k, d)    y_support : (T, k)
+    x_query : (T, q, d)      y_query : (T, q)
+    corrupted : (T,) bool, True where the task was corrupted (its labels, or an outlier).
+    true_theta : (T, d) each task's true weight vector (its boundary is ``x @ w = 0``).
+    minority : (T,) bool, True where the task was drawn around the minority direction.
+    """
+
+    x_support: np.ndarray
+    y_support: np.ndarray
+    x_query: np.ndarray
+    y_query: np.ndarray
+    corrupted: np.ndarray
+    true_theta: np.ndarray
+    minority: np.ndarray
+
+    @property
+    def n_tasks(self) -> int:
+        return self.x_support.shape[0]
+
+    def __getitem__(self, index) -> TaskBatch:
+        """Select tasks, e.g. ``batch[:3]`` or ``batch[batch.corrupted]``."""
+        if isinstance(index, (int, np.integer)):
+            index = [index]
+        return TaskBatch(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
+
+    @staticmethod
+    def concatenate(batches: list[TaskBatch]) -> TaskBatch:
+        """Join batches with equal shots and features along the task axis."""
+        batches = list(batches) if isinstance(batches, (list, tuple)) else []
+        if not batches or not all(isinstance(b, TaskBatch) for b in batches):
+            raise ValueError("batches must be a non-empty list of TaskBatch")
+        shapes = {(b.x_support.shape[1:], b.x_query.shape[1:]) for b in batches}
+        if len(shapes) > 1:
+            raise ValueError(f"batches must have equal shots and features, got {sorted(shapes)}")
+        return TaskBatch(*(np.concatenate([getattr(b, f) for b in batches])
+                           for f in TaskBatch.__dataclass_fields__))
+
+
+def minority_direction(n_features: int, angle: float) -> np.ndarray:
+    """A unit vector at ``angle`` degrees from ``default_direction(d)``, shape (d,) (notebook 04).
+
+    It turns the shared direction towards the first axis (for d = 1, angle must be 0 or 180).
+    """
+    n_features = _check_int("n_features", n_features)
+    if not _is_real(angle) or not 0 <= angle <= 180:
+        raise ValueError(f"angle must be a number of degrees in [0, 180], got {angle!r}")
+    u = default_direction(n_features)
+    v = np.zeros(n_features)
+    v[0] = 1.0
+    v -= (v @ u) * u
+    norm = np.linalg.norm(v)
+    if norm < 1e-12:
+        if angle not in (0, 180):
+            raise ValueError("angle must be 0 or 180 when n_features is 1")
+        return u if angle == 0 else -u
+    rad = math.radians(angle)
+    return math.cos(rad) * u + math.sin(rad) * v / norm
+
+
+def _outlier_direction(d: int, direction: np.ndarray) -> np.ndarray:
+    """A unit vector at ``OUTLIER_ANGLE`` degrees from ``direction`` (d >= 2), shape (d,)."""
+    v = np.zeros(d)
+    v[np.argmin(np.abs(direction))] = 1.0  # the axis least aligned with the shared direction
+    v -= (v @ direction) * direction
+    v /= np.linalg.norm(v)
+    rad = math.radians(OUTLIER_ANGLE)
+    return math.cos(rad) * direction + math.sin(rad) * v
+
+
+def _random_subset(rng, shape, size):
+    """Boolean mask of ``shape`` with exactly ``size`` True per row, at random positions."""
+    if size == 0:
+        return np.zeros(shape, bool)
+    return rng.random(shape).argsort(axis=-1).argsort(axis=-1) < size
+
+
+def _draw_tasks(rng, n_batches: int, family: MetaConfig, direction: np.ndarray) -> TaskBatch:
+    """Draw ``n_batches`` meta-batches of ``family.n_tasks`` tasks with one call per array.
+
+    Returns them stacked: one TaskBatch whose arrays have a leading (n_batches, T) shape
+    (``_unstack`` splits it into n_batches batches of T tasks).
+
+    ``family`` supplies the task family's settings (``n_tasks``, ``k_shot``, ``k_query``,
+    ``n_features``, ``spread``, ``corrupt_frac``, ``corruption``, ``minority_frac``,
+    ``minority_angle``); ``direction`` is the shared unit direction (d,). Drawing many batches
+    at once keeps random numbers cheap; ``meta_train`` calls it in chunks. Unvalidated.
+    """
+    f, d = family, family.n_features
+    shape = (n_batches, f.n_tasks)
+    n_minority = round(f.minority_frac * f.n_tasks)
+    n_corrupt = round(f.corrupt_frac * f.n_tasks)
+    minority = _random_subset(rng, shape, n_minority)
+    centre = direction
+    if n_minority:
+        centre = np.where(minority[..., None], minority_direction(d, f.minority_angle), centre)
+    outliers = n_corrupt > 0 and f.corruption == "outlier"
+    if outliers:  # drawn first: the outlier mask shapes the boundaries and the features
+        corrupted = _random_subset(rng, shape, n_corrupt)
+        centre = np.where(corrupted[..., None], _outlier_direction(d, direction), centre)
+    w = centre + (f.spread / math.sqrt(d)) * rng.standard_normal((*shape, d))
+    x = rng.random((*shape, f.k_shot + f.k_query, d))  # uniform in [-1, 1): cheap to draw
+    x *= 2.0
+    x -= 1.0
+    if outliers:
+        x = np.where(corrupted[..., None, None], OUTLIER_SCALE * x, x)
+    y = (np.matmul(x, w[..., None])[..., 0] > 0).astype(float)
+    if not outliers:
+        corrupted = _random_subset(rng, shape, n_corrupt)
+    if n_corrupt and f.corruption == "flip":
+        y = np.where(corrupted[..., None], 1.0 - y, y)
+    elif n_corrupt and f.corruption == "random":
+        y = np.where(corrupted[..., None], rng.integers(0, 2, size=y.shape).astype(float), y)
+    k = f.k_shot
+    return TaskBatch(x[..., :k, :], y[..., :k], x[..., k:, :], y[..., k:], corrupted, w, minority)
+
+
+def _unstack(stack: TaskBatch) -> list[TaskBatch]:
+    """Split a stack of meta-batches (arrays with a leading (n_batches, T) shape) into batches."""
+    s = stack
+    return [TaskBatch(s.x_support[b], s.y_support[b], s.x_query[b], s.y_query[b],
+                      s.corrupted[b], s.true_theta[b], s.minority[b])
+            for b in range(len(s.corrupted))]
+
+
+def sample_tasks(
+    n_tasks: int,
+    k_shot: int,
+    *,
+    k_query: int | None = None,
+    n_features: int = 50,
+    spread: float = 1.0,
+    corrupt_frac: float = 0.0,
+    corruption: str = "flip",
+    direction: np.ndarray | None = None,
+    rng=None,
+) -> TaskBatch:
+    """Sample a batch of related tasks that have something to learn (notebook 01, 3-7).
+
+    Task ``i`` has a true weight vector ``w_i = u + spread * z_i / sqrt(d)`` with ``u`` the
+    shared unit ``direction`` and ``z_i ~ N(0, I)``: the tasks agree on ``u`` and differ by
+    about ``spread`` in norm. Features are centred, uniform in [-1, 1], and labels come
+    from the task's own boundary, ``y = 1[x @ w_i > 0]``.
+
+    ``round(corrupt_frac * n_tasks)`` tasks, at random positions, are corrupted:
+    ``"flip"`` inverts their labels, ``"random"`` replaces them with coin flips (the book),
+    ``"outlier"`` draws their boundary around a direction at ``OUTLIER_ANGLE`` (90) degrees
+    to the shared one and scales their features by ``OUTLIER_SCALE`` (3): consistent labels,
+    but a different task whose large gradients pull the mean update off course (d >= 2).
+
+    Parameters
+    ----------
+    n_tasks, k_shot : T tasks with k support points each.
+    k_query : q query points per task (default: ``k_shot``).
+    n_features : d (2 works, for plots).
+    spread : how far tasks stray from the shared direction (>= 0).
+    corrupt_frac : fraction of corrupted tasks, in [0, 1].
+    corruption : ``"flip"``, ``"random"`` or ``"outlier"``.
+    direction : (d,) shared direction (normalised here); default ``default_direction(d)``.
+    rng : Generator or int seed.
+    """
+    # A MetaConfig holds (and validates, naming each argument) the family's settings.
+    family = MetaConfig(n_tasks=n_tasks, k_shot=k_shot,
+                        k_query=k_shot if k_query is None else k_query, n_features=n_features,
+                        spread=spread, corrupt_frac=corrupt_frac, corruption=corruption)
+    u = _unit_direction(direction, family.n_features)
+    return _unstack(_draw_tasks(as_generator(rng), 1, family, u))[0]
+
+
+def _unit_direction(direction, n_features: int) -> np.ndarray:
+    if direction is None:
+        return default_direction(n_features)
+    u = _check_array("direction", direction, (1,))
+    if u.shape != (n_features,) or not np.any(u):
+        raise ValueError(f"direction must be a non-zero vector of shape ({n_features},), "
+                         f"got shape {u.shape}")
+    return u / np.linalg.norm(u)
+
+# ---------------------------------------------------------------------------------------------
+# 2. Model: one sigmoid unit, binary cross-entropy, its gradient and Hessian (notebook 02)
+# ---------------------------------------------------------------------------------------------
+
+
+def _logits(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``x @ theta`` per task: theta (d,) or (T, d), x (k, d) or (T, k, d) -> (k,) or (T, k)."""
+    if theta.ndim == 1:
+        return x @ theta
+    return np.matmul(x, theta[..., None])[..., 0]
+
+
+def _softplus(z: np.ndarray) -> np.ndarray:
+    """``log(1 + exp(z))`` without overflow.
+
+    ``np.logaddexp(0, z)`` computes it as ``max(z, 0) + log1p(exp(-|z|))``: ``exp`` only ever
+    sees a number <= 0 (it may underflow to 0, which is then the right answer).
+    """
+    return np.logaddexp(0.0, z)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    """``sigmoid(z) = exp(-softplus(-z))``: no overflow, and accurate for large negative z."""
+    return np.exp(-_softplus(-z))
+
+
+def sigmoid(z) -> np.ndarray:
+    """Numerically stable logistic function ``1 / (1 + exp(-z))``, any shape (notebook 02, 2)."""
+    return _sigmoid(_check_array("z", z, (0, 1, 2, 3, 4)))
+
+
+def _loss_from_logits(z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean BCE over the last axis, from logits: ``softplus(z) - y z``.
+
+    ``-y log p - (1 - y) log(1 - p)`` with ``p = sigmoid(z)`` equals ``softplus(z) - y z``:
+    no log(0), no overflow.
+    """
+    return np.mean(_softplus(z) - y * z, axis=-1)
+
+
+def _grad(x: np.ndarray, residual: np.ndarray) -> np.ndarray:
+    """``x^T (p - y) / k`` per task: x (..., k, d), residual (..., k) -> (..., d)."""
+    return np.matmul(residual[..., None, :], x)[..., 0, :] / x.shape[-2]
+
+
+def _hvp(x: np.ndarray, curvature: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``H v = x^T diag(p (1 - p)) x v / k`` per task, without forming H.
+
+    x (..., k, d), curvature = p (1 - p) (..., k), v (d,) or (..., d) -> (..., d).
+    """
+    return _grad(x, curvature * _logits(v, x))
+
+
+def bce_loss(theta, x, y) -> np.ndarray | float:
+    """Mean binary cross-entropy of ``sigmoid(x @ theta)`` against ``y``, per task (02, 1).
+
+    theta (d,) | (T, d), x (k, d) | (T, k, d), y (k,) | (T, k) -> float | (T,).
+    """
+    theta, x, y = _check_model_inputs(theta, x, y)
+    z = _logits(theta, x)
+    return _loss_from_logits(z, y)[()]
+
+
+def bce_grad(theta, x, y) -> np.ndarray:
+    """Gradient of ``bce_loss``: ``x^T (sigmoid(x theta) - y) / k`` (notebook 02, section 3).
+
+    theta (d,) | (T, d), x (k, d) | (T, k, d), y (k,) | (T, k) -> (d,) | (T, d).
+    """
+    theta, x, y = _check_model_inputs(theta, x, y)
+    return _grad(x, _sigmoid(_logits(theta, x)) - y)
+
+
+def _curvature(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``p (1 - p)`` per sample, the diagonal weights of the Hessian: (..., k)."""
+    p = _sigmoid(_logits(theta, x))
+    return p * (1.0 - p)
+
+
+def bce_hvp(theta, x, v) -> np.ndarray:
+    """Hessian-vector product ``H(theta) v`` of ``bce_loss``, without forming H (02, 4).
+
+    ``H = x^T diag(p (1 - p)) x / k`` does not depend on y.
+    theta (d,) | (T, d), x (k, d) | (T, k, d), v like theta -> (d,) | (T, d).
+    """
+    theta, x = _check_model_inputs(theta, x)
+    v = _check_array("v", v, (1, 2))
+    _check_model_inputs(v, x, names=("v", "x", "y"))  # v: the same shape rules as theta
+    return _hvp(x, _curvature(theta, x), v)
+
+
+def bce_hessian(theta, x) -> np.ndarray:
+    """The explicit Hessian of ``bce_loss``, for teaching only (notebook 02, section 4).
+
+    Shape (d, d) or (T, d, d).
+
+    Forming it costs O(k d^2) per task; the training code uses ``bce_hvp`` instead.
+    """
+    theta, x = _check_model_inputs(theta, x)
+    weighted = x * _curvature(theta, x)[..., None]
+    return np.swapaxes(weighted, -1, -2) @ x / x.shape[-2]
+
+
+def accuracy(theta, x, y) -> np.ndarray | float:
+    """Fraction of samples with ``(x @ theta >= 0) == y``, per task: float | (T,) (02, 5)."""
+    theta, x, y = _check_model_inputs(theta, x, y)
+    return np.mean((_logits(theta, x) >= 0) == (y >= 0.5), axis=-1)[()]
+
+
+class LogisticUnit:
+    """The sigmoid unit of notebook 02 as a model for the meta-learning code (notebook 03).
+
+    The meta-learning functions work with any model object that offers these methods, on a
+    flat parameter vector ``theta (P,)`` (shared by all tasks) or ``(T, P)`` (one per task) and
+    data with a leading task axis (``x (T, k, ...)``, ``y (T, k)``) or none (one task):
+
+    * ``n_params``: P, the number of parameters; ``init(rng) -> (P,)``: a random start;
+    * ``loss(theta, x, y) -> (T,)``: the mean loss of each task; ``grad(...) -> (T, P)``;
+    * ``loss_and_grad(theta, x, y)``: both, from one forward pass;
+    * ``grad_and_hvp(theta, x, y) -> (grad, hvp)``: the gradient, and a function
+      ``hvp(v (T, P)) -> (T, P)`` giving the Hessian-vector product at that theta;
+    * ``score(theta, x, y) -> (T,)``: what evaluation reports (``score_name``);
+    * ``check_inputs(theta, x, y, names)``: validation naming the caller's arguments.
+
+    For this model ``P = d``: the parameters are the unit's weights, one per feature.
+    """
+
+    score_name = "accuracy"
+
+    def __init__(self, n_features: int):
+        self.n_features = _check_int("n_features", n_features)
+
+    def __repr__(self) -> str:
+        return f"LogisticUnit(n_features={self.n_features})"
+
+    @property
+    def n_params(self) -> int:
+        return self.n_features
+
+    def init(self, rng=None) -> np.ndarray:
+        """``theta ~ N(0, I / d)`` of shape (d,): logits of order one."""
+        return as_generator(rng).standard_normal(self.n_features) / math.sqrt(self.n_features)
+
+    def loss(self, theta, x, y):
+        return _loss_from_logits(_logits(theta, x), y)
+
+    def grad(self, theta, x, y):
+        return _grad(x, _sigmoid(_logits(theta, x)) - y)
+
+    def loss_and_grad(self, theta, x, y):
+        z = _logits(theta, x)
+        s = _softplus(-z)  # one softplus gives both: p = exp(-s), softplus(z) = s + z
+        return (s + z - y * z).sum(axis=-1) / z.shape[-1], _grad(x, np.exp(-s) - y)
+
+    def grad_and_hvp(self, theta, x, y):
+        p = _sigmoid(_logits(theta, x))
+        curvature = p * (1.0 - p)  # the Hessian's diagonal weights at this theta
+        return _grad(x, p - y), lambda v: _hvp(x, curvature, v)
+
+    def score(self, theta, x, y):
+        return np.mean((_logits(theta, x) >= 0) == (y >= 0.5), axis=-1)
+
+    def check_inputs(self, theta, x, y=None, names=("theta", "x", "y")):
+        checked = _check_model_inputs(theta, x, y, names)
+        if checked[0].shape[-1] != self.n_features:
+            raise ValueError(f"{names[0]} has {checked[0].shape[-1]} parameters but the model "
+                             f"has {self.n_features}")
+        return checked
+
+
+def init_theta(n_features: int, *, rng=None) -> np.ndarray:
+    """A random starting point for the sigmoid unit, ``theta ~ N(0, I / d)`` of shape (d,)."""
+    return LogisticUnit(n_features).init(rng)
+
+
+MODEL_METHODS = ("init", "loss", "grad", "loss_and_grad", "grad_and_hvp", "score",
+                 "check_inputs")  # and the attribute n_params
+
+
+def _resolve_model(model, n_features: int):
+    """The model to use: ``model`` if it offers every method, else a LogisticUnit of d."""
+    if model is None:
+        return LogisticUnit(n_features)
+    missing = [m for m in MODEL_METHODS if not callable(getattr(model, m, None))]
+    missing += [] if isinstance(getattr(model, "n_params", None), (int, np.integer)) \
+        else ["n_params"]
+    if missing:
+        raise ValueError(f"model must offer n_params, {', '.join(MODEL_METHODS)}; "
+                         f"{type(model).__name__} lacks {', '.join(missing)}")
+    return model
+
+# ---------------------------------------------------------------------------------------------
+# 3. Meta-learning: inner loop, exact MAML, gradient agreement, Reptile (notebooks 03-04)
+# ---------------------------------------------------------------------------------------------
+
+
+def _validated(model, theta, x, y=None, names=("theta", "x", "y")):
+    """(model, theta, x[, y]) checked: the model defaults to a LogisticUnit of theta's size."""
+    theta = _check_array(names[0], theta, (1, 2))
+    model = _resolve_model(model, theta.shape[-1])
+    return (model, *model.check_inputs(theta, x, y, names))
+
+
+def _adapt(model, theta, x, y, alpha, steps, keep_hvps=False):
+    """Run ``steps`` gradient steps per task: adapted theta (T, P) and, if ``keep_hvps``, the
+    Hessian-vector product function of every step's starting point (for the exact
+    meta-gradient)."""
+    hvps = []
+    for _ in range(steps):
+        if keep_hvps:
+            g, hvp = model.grad_and_hvp(theta, x, y)
+            hvps.append(hvp)
+        else:
+            g = model.grad(theta, x, y)
+        theta = theta - alpha * g
+    return theta, hvps
+
+
+def inner_update(theta, x, y, alpha: float, *, steps: int = 1, model=None) -> np.ndarray:
+    """Adapt theta to each task: ``steps`` steps of ``theta <- theta - alpha grad L_support``.
+
+    Notebook 03, section 1. theta (P,) | (T, P), x (k, d) | (T, k, d), y (k,) | (T, k)
+    -> (P,) | (T, P). ``model`` defaults to the sigmoid unit (``LogisticUnit``).
+    """
+    model, theta, x, y = _validated(model, theta, x, y)
+    alpha = _check_positive("alpha", alpha)
+    steps = _check_int("steps", steps)
+    adapted, _ = _adapt(model, theta, x, y, alpha, steps)
+    if adapted.ndim < x.ndim - 1:  # one shared theta and a batch: one row per task
+        adapted = np.broadcast_to(adapted, (*x.shape[:-2], adapted.shape[-1])).copy()
+    return adapted
+
+
+def _meta_gradients(model, theta, xs, ys, xq, yq, alpha, steps, first_order):
+    """Unvalidated core of MAML: adapted theta (T, P), meta-gradients (T, P), mean query loss.
+
+    The query loss after adaptation, L_q(theta_n), depends on theta through every inner step
+    ``theta_{j+1} = theta_j - alpha grad L_s(theta_j)``, whose Jacobian is ``I - alpha H_j``.
+    The chain rule gives ``(I - alpha H_0) ... (I - alpha H_{n-1}) grad L_q(theta_n)``,
+    evaluated right to left with Hessian-vector products. First order drops the H terms.
+    """
+    adapted, hvps = _adapt(model, theta, xs, ys, alpha, steps, keep_hvps=not first_order)
+    query_loss, g = model.loss_and_grad(adapted, xq, yq)
+    for hvp in reversed(hvps):
+        g = g - alpha * hvp(g)
+    return adapted, g, query_loss.sum() / query_loss.size
+
+
+def maml_meta_gradients(theta, x_support, y_support, x_query, y_query, alpha: float, *,
+                        inner_steps: int = 1, first_order: bool = False,
+                        model=None) -> np.ndarray:
+    """Per task, the gradient of the query loss after adaptation with respect to theta.
+
+    Notebook 03, section 2. Exact (second order) by default: the chain of
+    ``(I - alpha H)`` factors through every inner step, via Hessian-vector products.
+    ``first_order=True`` drops them.
+
+    theta (P,) | (T, P), x_support (T, k, d), y_support (T, k), x_query (T, q, d),
+    y_query (T, q) -> (T, P). Unbatched (k, d) inputs give (P,).
+    """
+    model, theta, xs, ys = _validated(model, theta, x_support, y_support,
+                                      names=("theta", "x_support", "y_support"))
+    _, xq, yq = model.check_inputs(theta, x_query, y_query, ("theta", "x_query", "y_query"))
+    if xq.ndim != xs.ndim or xq.shape[:-2] != xs.shape[:-2]:
+        raise ValueError(f"x_query of shape {xq.shape} does not match x_support of shape "
+                         f"{xs.shape} (same tasks and features)")
+    alpha = _check_positive("alpha", alpha)
+    inner_steps = _check_int("inner_steps", inner_steps)
+    first_order = _check_bool("first_order", first_order)
+    _, g, _ = _meta_gradients(model, theta, xs, ys, xq, yq, alpha, inner_steps, first_order)
+    if g.ndim < xs.ndim - 1:
+        g = np.broadcast_to(g, (*xs.shape[:-2], g.shape[-1])).copy()
+    return g
+
+
+def _ga_weights(updates: np.ndarray, normalization: str = "paper") -> np.ndarray:
+    """Unvalidated ``ga_weights``; updates (T, d) -> (T,)."""
+    n_tasks = updates.shape[0]
+    uniform = np.full(n_tasks, 1.0 / n_tasks)
+    scale = np.abs(updates).max()
+    if scale == 0:  # every update is zero: all tasks agree trivially
+        return uniform
+    u = updates / scale  # the weights are scale-invariant; this keeps the dot products finite
+    if normalization == "cosine":  # unit rows; a zero update stays zero (it has no direction)
+        norms = np.linalg.norm(u, axis=1, keepdims=True)
+        u = np.divide(u, norms, out=np.zeros_like(u), where=norms > 0)
+    gram = u @ u.T  # gram[i, j] = g_i . g_j
+    agreement = gram.sum(axis=1)  # g_i . s, with s = sum_j g_j the batch's summed update
+    if normalization == "book":
+        return agreement / np.abs(gram).sum()
+    total = np.abs(agreement).sum()
+    # sum_i g_i . s = |s|^2: every row sum is (numerically) zero only when the updates cancel,
+    # judged against the updates' own sizes, sum_i |g_i|^2 (the trace of the Gram matrix)
+    if total <= 1e-12 * gram.trace():
+        return uniform
+    return agreement / total
+
+
+def ga_weights(updates, *, normalization: str = "paper") -> np.ndarray:
+    """Gradient-agreement weights of T task updates ``g_i = theta - theta_i'``.
+
+    ``normalization="paper"`` (Eshratifar et al. 2018, eq. 13, taught in notebook 04):
+
+        w_i = sum_j g_i.g_j / sum_k |sum_j g_k.g_j|,   so  sum_i |w_i| = 1.
+
+    The numerator is ``g_i . s`` with ``s = sum_j g_j``: a task whose update points along the
+    batch's summed update gets a large weight, one that points against it a negative weight.
+
+    ``"book"``: the book chapter's denominator ``sum_k sum_j |g_k.g_j|`` (notebook 04, the
+    book's deviations); same signs, but ``sum_i |w_i| <= 1``, often much less.
+    ``"cosine"``: the paper's formula on unit updates ``g_i / |g_i|`` (agreement in direction
+    only). An extension of this course, not in the paper; a zero update stays zero.
+
+    The weights do not change when every update is scaled by the same factor (so alpha
+    cancels for one inner step). Degenerate batches fall back to MAML's ``w_i = 1 / T``: every
+    update zero (all tasks agree trivially) or, for "paper" and "cosine", updates that cancel
+    (``s = 0``, so every row sum is 0 and the batch agrees on no direction).
+
+    updates (T, d) -> (T,).
+    """
+    updates = _check_array("updates", updates, (2,))
+    _check_choice("normalization", normalization, NORMALIZATIONS)
+    return _ga_weights(updates, normalization)
+
+
+def _task_weights(method, theta, adapted, normalization):
+    if method in ("ga", "ga-reptile"):
+        return _ga_weights(theta - adapted, normalization)
+    n_tasks = adapted.shape[0]
+    return np.full(n_tasks, 1.0 / n_tasks)
+
+
+def _step(model, theta, batch: TaskBatch, c: MetaConfig):
+    """One unvalidated meta-step with ``c``'s rule: new theta (P,), weights (T,), and the mean
+    query loss after adaptation, measured at the theta the step starts from."""
+    xs, ys, xq, yq = batch.x_support, batch.y_support, batch.x_query, batch.y_query
+    if c.method == "joint":  # no inner loop: fit every task's points with one theta
+        grads = model.grad(theta, np.concatenate([xs, xq], axis=-2),
+                           np.concatenate([ys, yq], axis=-1))
+        adapted, _ = _adapt(model, theta, xs, ys, c.alpha, c.inner_steps)
+        loss = model.loss(adapted, xq, yq).mean()
+    elif c.method in REPTILE_METHODS:  # the outer "gradient" is minus the inner-loop update
+        adapted, _ = _adapt(model, theta, xs, ys, c.alpha, c.inner_steps)
+        grads = theta - adapted
+        loss = model.loss(adapted, xq, yq).mean()
+    else:
+        adapted, grads, loss = _meta_gradients(model, theta, xs, ys, xq, yq, c.alpha,
+                                               c.inner_steps, c.first_order)
+    weights = _task_weights(c.method, theta, adapted, c.normalization)
+    return theta - c.beta * (weights @ grads), weights, loss
+
+
+def _validated_batch(model, theta, batch):
+    """(model, theta) for a shared ``theta (P,)`` and a TaskBatch whose arrays fit it."""
+    theta = _check_array("theta", theta, (1,))
+    model = _resolve_model(model, theta.shape[-1])
+    if not isinstance(batch, TaskBatch):
+        raise ValueError(f"batch must be a TaskBatch, got {type(batch).__name__}")
+    for part in ("support", "query"):
+        model.check_inputs(theta, getattr(batch, f"x_{part}"), getattr(batch, f"y_{part}"),
+                           ("theta", f"batch.x_{part}", f"batch.y_{part}"))
+    return model, theta
+
+
+def meta_step(theta, batch: TaskBatch, *, alpha: float, beta: float, method: str = "maml",
+              inner_steps: int = 1, first_order: bool = False, normalization: str = "paper",
+              model=None) -> tuple[np.ndarray, np.ndarray]:
+    """One meta-update of the shared theta on a batch of tasks (notebooks 03 and 04).
+
+    Every method is a weighted vector update (every parameter gets its own step, no extra 1/T),
+    with ``theta_i'`` the result of ``inner_steps`` steps on task i's support set:
+
+    * ``"maml"``:  ``theta <- theta - beta * sum_i (1/T) * meta_gradient_i``;
+    * ``"ga"`` (GA-MAML): the same with ``w_i = ga_weights(theta - theta_i', normalization)``;
+    * ``"reptile"``:  ``theta <- theta + beta * mean_i (theta_i' - theta)``;
+    * ``"ga-reptile"``:  ``theta <- theta + beta * sum_i w_i (theta_i' - theta)``;
+    * ``"joint"``: no inner loop, the mean gradient of each task's support and query loss at
+      theta itself (the baseline).
+
+    ``first_order`` applies to "maml" and "ga" (Reptile is first order by construction);
+    ``normalization`` to "ga" and "ga-reptile".
+
+    theta (P,), batch with T tasks -> (new theta (P,), weights (T,)).
+    """
+    model, theta = _validated_batch(model, theta, batch)
+    rule = MetaConfig(method=method, alpha=alpha, beta=beta, inner_steps=inner_steps,
+                      first_order=first_order, normalization=normalization)  # validates them
+    new_theta, weights, _ = _step(model, theta, batch, rule)
+    return new_theta, weights
+
+
+@dataclass
+class Evaluation:
+    """Per-task query loss and accuracy before and after adaptation, each of shape (T,)."""
+
+    loss_before: np.ndarray
+    accuracy_before: np.ndarray
+    loss_after: np.ndarray
+    accuracy_after: np.ndarray
+
+
+def _evaluate(model, theta, batch: TaskBatch, alpha, steps) -> Evaluation:
+    xq, yq = batch.x_query, batch.y_query
+
+    def loss_and_score(t):
+        return model.loss(t, xq, yq), model.score(t, xq, yq)
+
+    before = loss_and_score(np.broadcast_to(theta, (batch.n_tasks, theta.shape[-1])))
+    adapted = _adapt(model, theta, batch.x_support, batch.y_support, alpha, steps)[0]
+    after = loss_and_score(adapted) if steps else before
+    return Evaluation(*before, *after)
+
+
+def adapt_and_evaluate(theta, batch: TaskBatch, alpha: float, *, steps: int = 1,
+                       model=None) -> Evaluation:
+    """Adapt theta on each task's support set; report query loss and accuracy, per task.
+
+    Notebook 03, section 5. ``steps=0`` means no adaptation (after equals before).
+    theta (P,) -> Evaluation of (T,).
+    """
+    model, theta = _validated_batch(model, theta, batch)
+    alpha = _check_positive("alpha", alpha)
+    steps = _check_int("steps", steps, minimum=0)
+    return _evaluate(model, theta, batch, alpha, steps)
+
+
+@dataclass
+class MetaConfig:
+    """Everything that defines a meta-training run; ``seed`` makes it reproducible.
+
+    Notebook 03, section 5 (the task family's fields are notebook 01's).
+    """
+
+    method: str = "ga"  # "maml", "ga", "reptile", "ga-reptile" or "joint"
+    alpha: float = 1.0  # inner (task) learning rate
+    beta: float = 1.0  # outer (meta) learning rate
+    n_tasks: int = 10  # T, tasks per meta-batch
+    k_shot: int = 10  # support points per task
+    k_query: int = 10  # query points per task
+    n_features: int = 50  # d
+    meta_iterations: int = 1000  # meta-updates, one fresh batch of tasks each
+    inner_steps: int = 1
+    first_order: bool = False
+    normalization: str = "paper"  # GA weights: "paper", "book" or "cosine"
+    corrupt_frac: float = 0.0
+    corruption: str = "flip"  # "flip", "random" or "outlier"
+    seed: int = 0
+    spread: float = 1.0  # how far each task's boundary strays from the shared direction
+    minority_frac: float = 0.0  # fraction of tasks per batch drawn around a second direction
+    minority_angle: float = 120.0  # degrees between the majority and minority directions
+    eval_every: int = 100  # held-out evaluation interval, in meta-iterations
+    eval_tasks: int = 100  # fixed held-out tasks (clean, fresh, majority direction)
+
+    def __post_init__(self) -> None:
+        _check_choice("method", self.method, METHODS)
+        _check_choice("normalization", self.normalization, NORMALIZATIONS)
+        _check_choice("corruption", self.corruption, CORRUPTIONS)
+        _check_outlier_features(self.corruption, self.n_features)
+        for name in ("alpha", "beta"):
+            _check_positive(name, getattr(self, name))
+        for name in ("n_tasks", "k_shot", "k_query", "n_features", "meta_iterations",
+                     "inner_steps", "eval_every", "eval_tasks"):
+            _check_int(name, getattr(self, name))
+        _check_int("seed", self.seed, minimum=0)
+        _check_fraction("corrupt_frac", self.corrupt_frac)
+        _check_fraction("minority_frac", self.minority_frac)
+        if not _is_real(self.minority_angle) or not 0 <= self.minority_angle <= 180:
+            raise ValueError(f"minority_angle must be a number of degrees in [0, 180], got "
+                             f"{self.minority_angle!r}")
+        if self.minority_frac > 0:  # the direction must exist (for d = 1: 0 or 180 degrees)
+            try:
+                minority_direction(self.n_features, self.minority_angle)
+            except ValueError as exc:
+                raise ValueError(f"minority_angle: {exc}") from None
+        _check_bool("first_order", self.first_order)
+        _check_nonnegative("spread", self.spread)
+
+
+@dataclass
+class History:
+    """What ``meta_train`` recorded. Arrays are pre-allocated; rows past ``iterations_done``
+    are NaN.
+
+    query_loss : (n,) mean query loss after adaptation, at the theta of that iteration.
+    weights : (n, T) task weights w_i of every meta-step.
+    corrupted : (n, T) bool, which tasks of that batch were corrupted.
+    minority : (n, T) bool, which tasks of that batch came from the minority direction.
+    eval_iterations : (n_eval,) iterations after which the held-out tasks were evaluated.
+    eval_accuracy, eval_loss : (n_eval,) held-out query accuracy / loss after adaptation.
+    theta : (P,) the current (at the end: final) meta-parameters; theta_init (P,) the start.
+    """
+
+    config: MetaConfig
+    query_loss: np.ndarray
+    weights: np.ndarray
+    corrupted: np.ndarray
+    minority: np.ndarray
+    eval_iterations: np.ndarray
+    eval_accuracy: np.ndarray
+    eval_loss: np.ndarray
+    theta: np.ndarray
+    theta_init: np.ndarray
+    iterations_done: int = 0
+    seconds: float = 0.0
+
+
+def make_eval_tasks(config: MetaConfig) -> TaskBatch:
+    """The fixed held-out tasks of a run: clean, fresh, the same for every method at one seed."""
+    if not isinstance(config, MetaConfig):
+        raise ValueError(f"config must be a MetaConfig, got {type(config).__name__}")
+    return sample_tasks(config.eval_tasks, config.k_shot, k_query=config.k_query,
+                        n_features=config.n_features, spread=config.spread,
+                        rng=seed_streams(config.seed).eval)
+
+
+CHUNK = 100  # meta-batches drawn per call to the sampler
+
+
+def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | None = None,
+               *, theta0: np.ndarray | None = None, model=None) -> History:
+    """Meta-train theta with ``config.method`` for ``config.meta_iterations`` meta-iterations.
+
+    Notebook 03, section 5. Every iteration samples a fresh batch of ``n_tasks`` tasks,
+    records the query loss after adaptation and the task weights, and applies one meta-step.
+    Every ``eval_every`` iterations (and at the end) the fixed held-out tasks are adapted to
+    and scored. ``callback(iteration, history)`` runs after every iteration (counted from 1);
+    live plots hook in there. Raises ValueError if theta stops being finite (beta or alpha too
+    large). ``model`` defaults to the sigmoid unit with ``config.n_features`` weights.
+    """
+    if not isinstance(config, MetaConfig):
+        raise ValueError(f"config must be a MetaConfig, got {type(config).__name__}")
+    if callback is not None and not callable(callback):
+        raise ValueError("callback must be callable or None")
+    c = config
+    model = _resolve_model(model, c.n_features)
+    streams = seed_streams(c.seed)
+    theta = (model.init(streams.init) if theta0 is None
+             else _check_array("theta0", theta0, (1,)).copy())
+    if theta.shape != (model.n_params,):
+        raise ValueError(f"theta0 must have shape ({model.n_params},), got {theta.shape}")
+    evals = make_eval_tasks(c)
+    last = c.meta_iterations
+    eval_iterations = np.array(sorted({*range(c.eval_every, last + 1, c.eval_every), last}))
+    per_task = (last, c.n_tasks)
+    history = History(
+        config=c, query_loss=np.full(last, np.nan), weights=np.full(per_task, np.nan),
+        corrupted=np.zeros(per_task, bool), minority=np.zeros(per_task, bool),
+        eval_iterations=eval_iterations, eval_accuracy=np.full(len(eval_iterations), np.nan),
+        eval_loss=np.full(len(eval_iterations), np.nan), theta=theta, theta_init=theta.copy())
+    direction = default_direction(c.n_features)
+    start, n_eval, iteration = time.perf_counter(), 0, 0
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            for first in range(0, last, CHUNK):
+                stack = _draw_tasks(streams.train, min(CHUNK, last - first), c, direction)
+                history.corrupted[first:first + len(stack.corrupted)] = stack.corrupted
+                history.minority[first:first + len(stack.minority)] = stack.minority
+                for iteration, batch in enumerate(_unstack(stack), start=first):
+                    theta, history.weights[iteration], history.query_loss[iteration] = _step(
+                        model, theta, batch, c)
+                    history.theta, history.iterations_done = theta, iteration + 1
+                    if iteration + 1 == eval_iterations[n_eval]:
+                        ev = _evaluate(model, theta, evals, c.alpha, c.inner_steps)
+                        history.eval_accuracy[n_eval] = ev.accuracy_after.mean()
+                        history.eval_loss[n_eval] = ev.loss_after.mean()
+                        n_eval += 1
+                    if callback is not None:
+                        history.seconds = time.perf_counter() - start
+                        with np.errstate(over="warn", invalid="warn", divide="warn"):
+                            callback(iteration + 1, history)  # the caller's code: numpy defaults
+    except FloatingPointError as exc:
+        raise ValueError(f"training diverged at iteration {iteration + 1} ({exc}); lower beta "
+                         f"(={c.beta}) or alpha (={c.alpha})") from None
+    history.seconds = time.perf_counter() - start
+    return history
+
+# ---------------------------------------------------------------------------------------------
+# 4. Plots: every function draws on a given Axes, from a History (notebooks 03-05)
+# ---------------------------------------------------------------------------------------------
+
+OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#F0E442",
+             "#000000"]
+
+
+def use_course_style() -> None:
+    """The course's matplotlib style: Okabe-Ito colours, small figures, light grid (all)."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update({
+        "axes.prop_cycle": mpl.cycler(color=OKABE_ITO),
+        "figure.figsize": (7.0, 3.2),
+        "figure.dpi": 80,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.titlesize": 11,
+        "axes.labelsize": 10,
+        "legend.fontsize": 9,
+        "legend.frameon": False,
+    })
+
+
+def _check_axes_history(ax, history) -> int:
+    if not hasattr(ax, "plot"):
+        raise ValueError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+    if not isinstance(history, History):
+        raise ValueError(f"history must be a History, got {type(history).__name__}")
+    return history.iterations_done
+
+
+def moving_average(values, window: int) -> np.ndarray:
+    """Trailing mean over ``window`` values (shorter at the start): (n,) -> (n,)."""
+    values = _check_array("values", values, (1,))
+    window = _check_int("window", window)
+    csum = np.cumsum(np.insert(values, 0, 0.0))
+    n = np.arange(1, len(values) + 1)
+    lo = np.maximum(n - window, 0)
+    return (csum[n] - csum[lo]) / (n - lo)
+
+
+def plot_loss(ax, history: History, *, label: str | None = None, color: str | None = None,
+              window: int = 25):
+    """Query loss after adaptation per meta-iteration: raw (faint) and a moving average (03)."""
+    done = _check_axes_history(ax, history)
+    method = history.config.method
+    color = color or COLORS.get(method, OKABE_ITO[0])
+    label = label or method.upper()
+    lines = []
+    if done:
+        iters = np.arange(1, done + 1)
+        loss = history.query_loss[:done]
+        lines += ax.plot(iters, loss, color=color, alpha=0.2, linewidth=0.8)
+        lines += ax.plot(iters, moving_average(loss, window), color=color, label=label)
+    ax.set(title="Query loss after adaptation", xlabel="meta-iteration",
+           ylabel="mean query BCE")
+    if ax.get_legend_handles_labels()[0]:  # no legend (and no warning) before any data
+        ax.legend(loc="upper right")
+    return lines
+
+
+def plot_weights(ax, history: History, *, max_points: int = 4000, window: int = 25):
+    """Task weights w_i of every meta-step, clean and corrupted tasks apart (notebook 04, 6).
+
+    Dots are individual weights (thinned to about ``max_points``); lines are the mean weight
+    of clean and of corrupted tasks per iteration (moving average over ``window`` iterations
+    in which the group is present); dashed: 1/T, MAML's weight.
+    """
+    done = _check_axes_history(ax, history)
+    n_tasks = history.config.n_tasks
+    artists = [ax.axhline(1.0 / n_tasks, color="black", linestyle="--", linewidth=1,
+                          label="1/T (MAML)")]
+    if done:
+        w, bad = history.weights[:done], history.corrupted[:done]
+        iters = np.broadcast_to(np.arange(1, done + 1)[:, None], w.shape)
+        stride = max(1, w.size // max_points)
+        for mask, name in ((~bad, "clean"), (bad, "corrupted")):
+            if not mask.any():
+                continue
+            artists.append(ax.scatter(iters[mask][::stride], w[mask][::stride], s=4,
+                                      color=COLORS[name], alpha=0.25, linewidths=0))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.where(mask.any(1), np.where(mask, w, 0.0).sum(1) / mask.sum(1), np.nan)
+            rows = ~np.isnan(mean)
+            artists += ax.plot(iters[rows, 0], moving_average(mean[rows], window),
+                               color=COLORS[name], label=f"{name} tasks (mean)")
+    ax.set(title="Task weights $w_i$", xlabel="meta-iteration", ylabel="weight $w_i$")
+    ax.legend(loc="upper right")
+    return artists
+
+
+def plot_eval_accuracy(ax, history: History, *, label: str | None = None,
+                       color: str | None = None):
+    """Held-out accuracy after adaptation at each evaluation point (notebook 05)."""
+    _check_axes_history(ax, history)
+    method = history.config.method
+    done = ~np.isnan(history.eval_accuracy)
+    lines = ax.plot(history.eval_iterations[done], history.eval_accuracy[done], marker="o",
+                    color=color or COLORS.get(method, OKABE_ITO[0]), label=label or method.upper())
+    ax.set(title="Held-out accuracy after adaptation", xlabel="meta-iteration",
+           ylabel="query accuracy")
+    ax.legend(loc="lower right")
+    return lines
+
+
+
+def mean_task_weights(history: History, *, last: int | None = None) -> dict[str, float]:
+    """Mean weight ``w_i`` of clean and of corrupted tasks over the ``last`` iterations (05).
+
+    ``last=None`` averages over every iteration done. A group without tasks gets NaN.
+    Returns ``{"clean": float, "corrupted": float}``.
+    """
+    if not isinstance(history, History):
+        raise ValueError(f"history must be a History, got {type(history).__name__}")
+    done = history.iterations_done
+    last = done if last is None else min(_check_int("last", last), done)
+    w = history.weights[done - last:done]
+    bad = history.corrupted[done - last:done]
+    return {name: float(w[mask].mean()) if mask.any() else math.nan
+            for name, mask in (("clean", ~bad), ("corrupted", bad))}
+
+# ---------------------------------------------------------------------------------------------
+# Appendix A: input checks (one place, so every public function words its errors alike)
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_real(value) -> bool:
+    """True for a real number (Python or numpy int or float); False for a bool or anything else."""
+    return isinstance(value, (int, float, np.integer, np.floating)) \
+        and not isinstance(value, (bool, np.bool_))
 
 
 def _check_positive(name: str, value: float) -> float:
     """Return ``value`` as a float; it must be a finite number > 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not _is_real(value):
         raise ValueError(f"{name} must be a number, got {value!r}")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
@@ -72,15 +1037,14 @@ def _check_int(name: str, value: int, minimum: int = 1) -> int:
 
 def _check_nonnegative(name: str, value: float) -> float:
     """Return ``value`` as a float; it must be a finite number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not (math.isfinite(value) and value >= 0):
+    if not _is_real(value) or not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     return float(value)
 
 
 def _check_fraction(name: str, value: float) -> float:
     """Return ``value`` as a float; it must lie in [0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not _is_real(value):
         raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
     if not 0.0 <= value <= 1.0:  # also rejects NaN
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
@@ -138,852 +1102,13 @@ def _check_model_inputs(theta, x, y=None, names=("theta", "x", "y")):
     return theta, x, y
 
 
-def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
-    """Return a ``numpy.random.Generator`` from a Generator, an int seed or None (fresh)."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise ValueError(f"rng must be a numpy.random.Generator, an int seed or None, got {rng!r}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Data: the book's sampler (nothing to learn) and a task family with structure
-# ---------------------------------------------------------------------------------------------
-
-
-def sample_points(k: int, n_features: int = 50, *, rng=None) -> tuple[np.ndarray, np.ndarray]:
-    """The book's sampler: uniform features and coin-flip labels, independent of ``x``.
-
-    Kept as the counter-example: no parameter can do better than ln 2 on fresh data.
-
-    Returns
-    -------
-    x : (k, d) features uniform in [0, 1).
-    y : (k,) labels in {0, 1}, each 0 or 1 with probability 1/2.
-    """
-    k = _check_int("k", k)
-    n_features = _check_int("n_features", n_features)
-    rng = as_generator(rng)
-    x = rng.random((k, n_features))
-    y = rng.integers(0, 2, size=k).astype(float)
-    return x, y
-
-
-def default_direction(n_features: int) -> np.ndarray:
-    """The family's shared direction, a unit vector of shape (d,): ``linspace(-1, 1, d)``, scaled.
-
-    Its entries sum to 0 (d > 1), so it is orthogonal to ``(1, ..., 1)``: moving every
-    parameter by the same amount (the book's scalar bug) cannot find it.
-    """
-    n_features = _check_int("n_features", n_features)
-    if n_features == 1:
-        return np.ones(1)
-    u = np.linspace(-1.0, 1.0, n_features)
-    return u / np.linalg.norm(u)
-
-
-@dataclass
-class TaskBatch:
-    """A batch of ``T`` binary classification tasks.
-
-    Attributes
-    ----------
-    x_support : (T, k, d)    y_support : (T, k)
-    x_query : (T, q, d)      y_query : (T, q)
-    corrupted : (T,) bool, True where the task's labels were corrupted.
-    true_theta : (T, d) each task's true weight vector (its boundary is ``x @ w = 0``).
-    """
-
-    x_support: np.ndarray
-    y_support: np.ndarray
-    x_query: np.ndarray
-    y_query: np.ndarray
-    corrupted: np.ndarray
-    true_theta: np.ndarray
-
-    @property
-    def n_tasks(self) -> int:
-        return self.x_support.shape[0]
-
-    def __getitem__(self, index) -> TaskBatch:
-        """Select tasks, e.g. ``batch[:3]`` or ``batch[batch.corrupted]``."""
-        if isinstance(index, (int, np.integer)):
-            index = [index]
-        return TaskBatch(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
-
-    @staticmethod
-    def concatenate(batches: list[TaskBatch]) -> TaskBatch:
-        """Join batches with equal shots and features along the task axis."""
-        batches = list(batches) if isinstance(batches, (list, tuple)) else []
-        if not batches or not all(isinstance(b, TaskBatch) for b in batches):
-            raise ValueError("batches must be a non-empty list of TaskBatch")
-        shapes = {(b.x_support.shape[1:], b.x_query.shape[1:]) for b in batches}
-        if len(shapes) > 1:
-            raise ValueError(f"batches must have equal shots and features, got {sorted(shapes)}")
-        return TaskBatch(*(np.concatenate([getattr(b, f) for b in batches])
-                           for f in TaskBatch.__dataclass_fields__))
-
-
-def minority_direction(n_features: int, angle: float) -> np.ndarray:
-    """A unit vector at ``angle`` degrees from ``default_direction(d)``, shape (d,).
-
-    It turns the shared direction towards the first axis (for d = 1, angle must be 0 or 180).
-    """
-    n_features = _check_int("n_features", n_features)
-    if isinstance(angle, bool) or not isinstance(angle, (int, float, np.integer, np.floating)) \
-            or not 0 <= angle <= 180:
-        raise ValueError(f"angle must be a number of degrees in [0, 180], got {angle!r}")
-    u = default_direction(n_features)
-    v = np.zeros(n_features)
-    v[0] = 1.0
-    v -= (v @ u) * u
-    norm = np.linalg.norm(v)
-    if norm < 1e-12:
-        if angle not in (0, 180):
-            raise ValueError("angle must be 0 or 180 when n_features is 1")
-        return u if angle == 0 else -u
-    rad = math.radians(angle)
-    return math.cos(rad) * u + math.sin(rad) * v / norm
-
-
-def _random_subset(rng, shape, size):
-    """Boolean mask of ``shape`` with exactly ``size`` True per row, at random positions."""
-    if size == 0:
-        return np.zeros(shape, bool)
-    return rng.random(shape).argsort(axis=-1).argsort(axis=-1) < size
-
-
-def _draw_tasks(rng, n_batches, n_tasks, k, q, d, spread, direction, n_corrupt, corruption,
-                n_minority=0, minority_dir=None):
-    """Draw ``n_batches`` batches at once; every array gets a leading (n_batches, T) shape.
-
-    Returns x_support, y_support, x_query, y_query, corrupted, true weights, minority mask.
-    Unvalidated: ``meta_train`` calls it in chunks so that drawing random numbers stays cheap.
-    """
-    shape = (n_batches, n_tasks)
-    minority = _random_subset(rng, shape, n_minority)
-    centre = np.where(minority[..., None], minority_dir, direction) if n_minority else direction
-    outliers = n_corrupt > 0 and corruption == "outlier"
-    if outliers:  # drawn first: the outlier mask shapes the boundaries and the features
-        corrupted = _random_subset(rng, shape, n_corrupt)
-        centre = np.where(corrupted[..., None], _outlier_direction(d, direction), centre)
-    w = centre + (spread / math.sqrt(d)) * rng.standard_normal((*shape, d))
-    x = rng.random((*shape, k + q, d))  # uniform in [-1, 1): cheaper to draw than normal
-    x *= 2.0
-    x -= 1.0
-    if outliers:
-        x = np.where(corrupted[..., None, None], OUTLIER_SCALE * x, x)
-    y = (np.matmul(x, w[..., None])[..., 0] > 0).astype(float)
-    if not outliers:
-        corrupted = _random_subset(rng, shape, n_corrupt)
-    if n_corrupt and corruption == "flip":
-        y = np.where(corrupted[..., None], 1.0 - y, y)
-    elif n_corrupt and corruption == "random":
-        y = np.where(corrupted[..., None], rng.integers(0, 2, size=y.shape).astype(float), y)
-    return x[..., :k, :], y[..., :k], x[..., k:, :], y[..., k:], corrupted, w, minority
-
-
-def _outlier_direction(d: int, direction: np.ndarray) -> np.ndarray:
-    """A unit vector at ``OUTLIER_ANGLE`` degrees from ``direction`` (d >= 2), shape (d,)."""
-    v = np.zeros(d)
-    v[np.argmin(np.abs(direction))] = 1.0  # the axis least aligned with the shared direction
-    v -= (v @ direction) * direction
-    v /= np.linalg.norm(v)
-    rad = math.radians(OUTLIER_ANGLE)
-    return math.cos(rad) * direction + math.sin(rad) * v
-
-
-def sample_tasks(
-    n_tasks: int,
-    k_shot: int,
-    *,
-    k_query: int | None = None,
-    n_features: int = 50,
-    spread: float = 1.0,
-    corrupt_frac: float = 0.0,
-    corruption: str = "flip",
-    direction: np.ndarray | None = None,
-    rng=None,
-) -> TaskBatch:
-    """Sample a batch of related tasks that have something to learn.
-
-    Task ``i`` has a true weight vector ``w_i = u + spread * z_i / sqrt(d)`` with ``u`` the
-    shared unit ``direction`` and ``z_i ~ N(0, I)``: the tasks agree on ``u`` and differ by
-    about ``spread`` in norm. Features are centred, uniform in [-1, 1], and labels come
-    from the task's own boundary, ``y = 1[x @ w_i > 0]``.
-
-    ``round(corrupt_frac * n_tasks)`` tasks, at random positions, are corrupted:
-    ``"flip"`` inverts their labels, ``"random"`` replaces them with coin flips (the book),
-    ``"outlier"`` draws their boundary around a direction at ``OUTLIER_ANGLE`` (90) degrees
-    to the shared one and scales their features by ``OUTLIER_SCALE`` (3): consistent labels,
-    but a different task whose large gradients pull the mean update off course (d >= 2).
-
-    Parameters
-    ----------
-    n_tasks, k_shot : T tasks with k support points each.
-    k_query : q query points per task (default: ``k_shot``).
-    n_features : d (2 works, for plots).
-    spread : how far tasks stray from the shared direction (>= 0).
-    corrupt_frac : fraction of corrupted tasks, in [0, 1].
-    corruption : ``"flip"``, ``"random"`` or ``"outlier"``.
-    direction : (d,) shared direction (normalised here); default ``default_direction(d)``.
-    rng : Generator or int seed.
-    """
-    n_tasks = _check_int("n_tasks", n_tasks)
-    k_shot = _check_int("k_shot", k_shot)
-    k_query = k_shot if k_query is None else _check_int("k_query", k_query)
-    n_features = _check_int("n_features", n_features)
-    spread = _check_nonnegative("spread", spread)
-    corrupt_frac = _check_fraction("corrupt_frac", corrupt_frac)
-    _check_choice("corruption", corruption, CORRUPTIONS)
-    _check_outlier_features(corruption, n_features)
-    u = _unit_direction(direction, n_features)
-    rng = as_generator(rng)
-    n_corrupt = round(corrupt_frac * n_tasks)
-    arrays = _draw_tasks(rng, 1, n_tasks, k_shot, k_query, n_features, spread, u,
-                         n_corrupt, corruption)
-    return TaskBatch(*(a[0] for a in arrays[:6]))
-
-
 def _check_outlier_features(corruption: str, n_features: int) -> None:
     if corruption == "outlier" and n_features < 2:
         raise ValueError("corruption='outlier' needs n_features >= 2 (a direction at 90 "
                          "degrees to the shared one)")
 
-
-def _unit_direction(direction, n_features: int) -> np.ndarray:
-    if direction is None:
-        return default_direction(n_features)
-    u = _check_array("direction", direction, (1,))
-    if u.shape != (n_features,) or not np.any(u):
-        raise ValueError(f"direction must be a non-zero vector of shape ({n_features},), "
-                         f"got shape {u.shape}")
-    return u / np.linalg.norm(u)
-
-
 # ---------------------------------------------------------------------------------------------
-# Model: one sigmoid unit, binary cross-entropy, its gradient and Hessian
-# ---------------------------------------------------------------------------------------------
-
-
-def _logits(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``x @ theta`` per task: theta (d,) or (T, d), x (k, d) or (T, k, d) -> (k,) or (T, k)."""
-    if theta.ndim == 1:
-        return x @ theta
-    return np.matmul(x, theta[..., None])[..., 0]
-
-
-def _softplus(z: np.ndarray) -> np.ndarray:
-    """``log(1 + exp(z))`` without overflow.
-
-    ``np.logaddexp(0, z)`` computes it as ``max(z, 0) + log1p(exp(-|z|))``: ``exp`` only ever
-    sees a number <= 0 (it may underflow to 0, which is then the right answer).
-    """
-    return np.logaddexp(0.0, z)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    """``sigmoid(z) = exp(-softplus(-z))``: no overflow, and accurate for large negative z."""
-    return np.exp(-_softplus(-z))
-
-
-def sigmoid(z) -> np.ndarray:
-    """Numerically stable logistic function ``1 / (1 + exp(-z))``, any shape."""
-    return _sigmoid(_check_array("z", z, (0, 1, 2, 3, 4)))
-
-
-def _loss_from_logits(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mean BCE over the last axis, from logits: ``softplus(z) - y z``.
-
-    ``-y log p - (1 - y) log(1 - p)`` with ``p = sigmoid(z)`` equals ``softplus(z) - y z``:
-    no log(0), no overflow.
-    """
-    return np.mean(_softplus(z) - y * z, axis=-1)
-
-
-def _grad(x: np.ndarray, residual: np.ndarray) -> np.ndarray:
-    """``x^T (p - y) / k`` per task: x (..., k, d), residual (..., k) -> (..., d)."""
-    return np.matmul(residual[..., None, :], x)[..., 0, :] / x.shape[-2]
-
-
-def _hvp(x: np.ndarray, curvature: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``H v = x^T diag(p (1 - p)) x v / k`` per task, without forming H.
-
-    x (..., k, d), curvature = p (1 - p) (..., k), v (d,) or (..., d) -> (..., d).
-    """
-    return _grad(x, curvature * _logits(v, x))
-
-
-def bce_loss(theta, x, y) -> np.ndarray | float:
-    """Mean binary cross-entropy of ``sigmoid(x @ theta)`` against ``y``, per task.
-
-    theta (d,) | (T, d), x (k, d) | (T, k, d), y (k,) | (T, k) -> float | (T,).
-    """
-    theta, x, y = _check_model_inputs(theta, x, y)
-    z = _logits(theta, x)
-    return _loss_from_logits(z, y)[()]
-
-
-def bce_grad(theta, x, y) -> np.ndarray:
-    """Gradient of ``bce_loss`` with respect to theta: ``x^T (sigmoid(x theta) - y) / k``.
-
-    theta (d,) | (T, d), x (k, d) | (T, k, d), y (k,) | (T, k) -> (d,) | (T, d).
-    """
-    theta, x, y = _check_model_inputs(theta, x, y)
-    return _grad(x, _sigmoid(_logits(theta, x)) - y)
-
-
-def _curvature(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``p (1 - p)`` per sample, the diagonal weights of the Hessian: (..., k)."""
-    p = _sigmoid(_logits(theta, x))
-    return p * (1.0 - p)
-
-
-def bce_hvp(theta, x, v) -> np.ndarray:
-    """Hessian-vector product ``H(theta) v`` of ``bce_loss``, without forming H.
-
-    ``H = x^T diag(p (1 - p)) x / k`` does not depend on y.
-    theta (d,) | (T, d), x (k, d) | (T, k, d), v like theta -> (d,) | (T, d).
-    """
-    theta, x = _check_model_inputs(theta, x)
-    v = _check_array("v", v, (1, 2))
-    _check_model_inputs(v, x, names=("v", "x", "y"))  # v: the same shape rules as theta
-    return _hvp(x, _curvature(theta, x), v)
-
-
-def bce_hessian(theta, x) -> np.ndarray:
-    """The explicit Hessian of ``bce_loss``, for teaching only: (d, d) or (T, d, d).
-
-    Forming it costs O(k d^2) per task; the training code uses ``bce_hvp`` instead.
-    """
-    theta, x = _check_model_inputs(theta, x)
-    weighted = x * _curvature(theta, x)[..., None]
-    return np.swapaxes(weighted, -1, -2) @ x / x.shape[-2]
-
-
-def accuracy(theta, x, y) -> np.ndarray | float:
-    """Fraction of samples with ``(x @ theta >= 0) == y``, per task: float | (T,)."""
-    theta, x, y = _check_model_inputs(theta, x, y)
-    return np.mean((_logits(theta, x) >= 0) == (y >= 0.5), axis=-1)[()]
-
-
-# ---------------------------------------------------------------------------------------------
-# Meta-learning: inner loop, exact MAML meta-gradient, gradient agreement, training
-# ---------------------------------------------------------------------------------------------
-
-
-def _adapt(theta, x, y, alpha, steps, need_curvature=True):
-    """Run ``steps`` gradient steps per task.
-
-    Returns the adapted parameters (T, d) and, for the exact meta-gradient, the curvature
-    ``p (1 - p)`` of every step's support points: a list of ``steps`` arrays (T, k).
-    """
-    curvatures = []
-    for _ in range(steps):
-        p = _sigmoid(_logits(theta, x))
-        if need_curvature:
-            curvatures.append(p * (1.0 - p))
-        theta = theta - alpha * _grad(x, p - y)
-    return theta, curvatures
-
-
-def inner_update(theta, x, y, alpha: float, *, steps: int = 1) -> np.ndarray:
-    """Adapt theta to each task: ``steps`` steps of ``theta <- theta - alpha grad L_support``.
-
-    theta (d,) | (T, d), x (k, d) | (T, k, d), y (k,) | (T, k) -> (d,) | (T, d).
-    """
-    theta, x, y = _check_model_inputs(theta, x, y)
-    alpha = _check_positive("alpha", alpha)
-    steps = _check_int("steps", steps)
-    adapted, _ = _adapt(theta, x, y, alpha, steps)
-    if adapted.ndim < x.ndim - 1:  # one shared theta and a batch: one row per task
-        adapted = np.broadcast_to(adapted, (*x.shape[:-2], x.shape[-1])).copy()
-    return adapted
-
-
-def _meta_gradients(theta, xs, ys, xq, yq, alpha, steps, first_order):
-    """Unvalidated core of MAML: adapted theta (T, d), meta-gradients (T, d), mean query loss.
-
-    The query loss after adaptation, L_q(theta_n), depends on theta through every inner step
-    ``theta_{j+1} = theta_j - alpha grad L_s(theta_j)``, whose Jacobian is ``I - alpha H_j``.
-    The chain rule gives ``(I - alpha H_0) ... (I - alpha H_{n-1}) grad L_q(theta_n)``,
-    evaluated right to left with Hessian-vector products. First order drops the H terms.
-    """
-    adapted, curvatures = _adapt(theta, xs, ys, alpha, steps, not first_order)
-    z = _logits(adapted, xq)
-    s = _softplus(-z)  # one softplus gives both: p = exp(-s), softplus(z) = s + z
-    query_loss = np.sum(s + z - yq * z) / z.size
-    g = _grad(xq, np.exp(-s) - yq)
-    if not first_order:
-        for curvature in reversed(curvatures):
-            g = g - alpha * _hvp(xs, curvature, g)
-    return adapted, g, query_loss
-
-
-def maml_meta_gradients(theta, x_support, y_support, x_query, y_query, alpha: float, *,
-                        inner_steps: int = 1, first_order: bool = False) -> np.ndarray:
-    """Per task, the gradient of the query loss after adaptation with respect to theta.
-
-    Exact (second order) by default: the chain of ``(I - alpha H)`` factors through every
-    inner step, via Hessian-vector products. ``first_order=True`` drops them.
-
-    theta (d,) | (T, d), x_support (T, k, d), y_support (T, k), x_query (T, q, d),
-    y_query (T, q) -> (T, d). Unbatched (k, d) inputs give (d,).
-    """
-    theta, xs, ys = _check_model_inputs(theta, x_support, y_support,
-                                        names=("theta", "x_support", "y_support"))
-    _, xq, yq = _check_model_inputs(theta, x_query, y_query,
-                                    names=("theta", "x_query", "y_query"))
-    if xq.ndim != xs.ndim or xq.shape[:-2] != xs.shape[:-2]:
-        raise ValueError(f"x_query of shape {xq.shape} does not match x_support of shape "
-                         f"{xs.shape} (same tasks and features)")
-    alpha = _check_positive("alpha", alpha)
-    inner_steps = _check_int("inner_steps", inner_steps)
-    first_order = _check_bool("first_order", first_order)
-    _, g, _ = _meta_gradients(theta, xs, ys, xq, yq, alpha, inner_steps, first_order)
-    if g.ndim < xs.ndim - 1:
-        g = np.broadcast_to(g, (*xs.shape[:-2], xs.shape[-1])).copy()
-    return g
-
-
-def _ga_weights(updates: np.ndarray, normalization: str = "paper") -> np.ndarray:
-    """Unvalidated ``ga_weights``; updates (T, d) -> (T,)."""
-    n_tasks = updates.shape[0]
-    uniform = np.full(n_tasks, 1.0 / n_tasks)
-    scale = np.abs(updates).max()
-    if scale == 0:  # every update is zero: all tasks agree trivially
-        return uniform
-    u = updates / scale  # the weights are scale-invariant; this keeps the dot products finite
-    if normalization == "cosine":  # unit rows; a zero update stays zero (it has no direction)
-        norms = np.linalg.norm(u, axis=1, keepdims=True)
-        u = np.divide(u, norms, out=np.zeros_like(u), where=norms > 0)
-    gram = u @ u.T  # gram[i, j] = g_i . g_j
-    agreement = gram.sum(axis=1)  # g_i . s, with s = sum_j g_j the batch's summed update
-    if normalization == "book":
-        return agreement / np.abs(gram).sum()
-    total = np.abs(agreement).sum()
-    # sum_i g_i . s = |s|^2: every row sum is (numerically) zero only when the updates cancel
-    if total <= 1e-12 * np.abs(gram).sum():
-        return uniform
-    return agreement / total
-
-
-def ga_weights(updates, *, normalization: str = "paper") -> np.ndarray:
-    """Gradient-agreement weights of T task updates ``g_i = theta - theta_i'``.
-
-    ``normalization="paper"`` (Eshratifar et al. 2018, eq. 13, taught in notebook 04):
-
-        w_i = sum_j g_i.g_j / sum_k |sum_j g_k.g_j|,   so  sum_i |w_i| = 1.
-
-    The numerator is ``g_i . s`` with ``s = sum_j g_j``: a task whose update points along the
-    batch's summed update gets a large weight, one that points against it a negative weight.
-
-    ``"book"``: the book chapter's denominator ``sum_k sum_j |g_k.g_j|`` (notebook 04, the
-    book's deviations); same signs, but ``sum_i |w_i| <= 1``, often much less.
-    ``"cosine"``: the paper's formula on unit updates ``g_i / |g_i|`` (agreement in direction
-    only). An extension of this course, not in the paper; a zero update stays zero.
-
-    The weights do not change when every update is scaled by the same factor (so alpha
-    cancels for one inner step). Degenerate batches fall back to MAML's ``w_i = 1 / T``: every
-    update zero (all tasks agree trivially) or, for "paper" and "cosine", updates that cancel
-    (``s = 0``, so every row sum is 0 and the batch agrees on no direction).
-
-    updates (T, d) -> (T,).
-    """
-    updates = _check_array("updates", updates, (2,))
-    _check_choice("normalization", normalization, NORMALIZATIONS)
-    return _ga_weights(updates, normalization)
-
-
-def _task_weights(method, theta, adapted, normalization):
-    if method in ("ga", "ga-reptile"):
-        return _ga_weights(theta - adapted, normalization)
-    n_tasks = adapted.shape[0]
-    return np.full(n_tasks, 1.0 / n_tasks)
-
-
-def _step(theta, xs, ys, xq, yq, alpha, beta, method, steps, first_order,
-          normalization="paper"):
-    """One unvalidated meta-step: new theta (d,), weights (T,), mean query loss after adaptation.
-
-    The query loss is measured at the theta the step starts from.
-    """
-    if method == "joint":  # no inner loop: fit every task's points with one theta
-        x = np.concatenate([xs, xq], axis=-2)
-        grads = _grad(x, _sigmoid(_logits(theta, x)) - np.concatenate([ys, yq], axis=-1))
-        adapted, _ = _adapt(theta, xs, ys, alpha, steps, need_curvature=False)
-        loss = _loss_from_logits(_logits(adapted, xq), yq).mean()
-    elif method in REPTILE_METHODS:  # the outer "gradient" is minus the inner-loop update
-        adapted, _ = _adapt(theta, xs, ys, alpha, steps, need_curvature=False)
-        grads = theta - adapted
-        loss = _loss_from_logits(_logits(adapted, xq), yq).mean()
-    else:
-        adapted, grads, loss = _meta_gradients(theta, xs, ys, xq, yq, alpha, steps, first_order)
-    weights = _task_weights(method, theta, adapted, normalization)
-    return theta - beta * (weights @ grads), weights, loss
-
-
-def _check_theta_and_batch(theta, batch) -> np.ndarray:
-    """Validate a shared ``theta (d,)`` and a TaskBatch whose arrays fit it; return theta."""
-    theta = _check_array("theta", theta, (1,))
-    if not isinstance(batch, TaskBatch):
-        raise ValueError(f"batch must be a TaskBatch, got {type(batch).__name__}")
-    for part in ("support", "query"):
-        _check_model_inputs(theta, getattr(batch, f"x_{part}"), getattr(batch, f"y_{part}"),
-                            names=("theta", f"batch.x_{part}", f"batch.y_{part}"))
-    return theta
-
-
-def meta_step(theta, batch: TaskBatch, *, alpha: float, beta: float, method: str = "maml",
-              inner_steps: int = 1, first_order: bool = False,
-              normalization: str = "paper") -> tuple[np.ndarray, np.ndarray]:
-    """One meta-update of the shared theta on a batch of tasks (notebooks 03 and 04).
-
-    Every method is a weighted vector update (every parameter gets its own step, no extra 1/T),
-    with ``theta_i'`` the result of ``inner_steps`` steps on task i's support set:
-
-    * ``"maml"``:  ``theta <- theta - beta * sum_i (1/T) * meta_gradient_i``;
-    * ``"ga"`` (GA-MAML): the same with ``w_i = ga_weights(theta - theta_i', normalization)``;
-    * ``"reptile"``:  ``theta <- theta + beta * mean_i (theta_i' - theta)``;
-    * ``"ga-reptile"``:  ``theta <- theta + beta * sum_i w_i (theta_i' - theta)``;
-    * ``"joint"``: no inner loop, the mean gradient of each task's support and query loss at
-      theta itself (the baseline).
-
-    ``first_order`` applies to "maml" and "ga" (Reptile is first order by construction);
-    ``normalization`` to "ga" and "ga-reptile".
-
-    theta (d,), batch with T tasks -> (new theta (d,), weights (T,)).
-    """
-    theta = _check_theta_and_batch(theta, batch)
-    alpha = _check_positive("alpha", alpha)
-    beta = _check_positive("beta", beta)
-    _check_choice("method", method, METHODS)
-    _check_choice("normalization", normalization, NORMALIZATIONS)
-    inner_steps = _check_int("inner_steps", inner_steps)
-    new_theta, weights, _ = _step(theta, batch.x_support, batch.y_support, batch.x_query,
-                                  batch.y_query, alpha, beta, method, inner_steps,
-                                  _check_bool("first_order", first_order), normalization)
-    return new_theta, weights
-
-
-@dataclass
-class Evaluation:
-    """Per-task query loss and accuracy before and after adaptation, each of shape (T,)."""
-
-    loss_before: np.ndarray
-    accuracy_before: np.ndarray
-    loss_after: np.ndarray
-    accuracy_after: np.ndarray
-
-
-def _evaluate(theta, xs, ys, xq, yq, alpha, steps) -> Evaluation:
-    def loss_and_accuracy(t):
-        z = _logits(t, xq)
-        loss = _loss_from_logits(z, yq)
-        return loss, np.mean((z >= 0) == (yq >= 0.5), axis=-1)
-
-    before = loss_and_accuracy(np.broadcast_to(theta, (xs.shape[0], xs.shape[-1])))
-    after = loss_and_accuracy(_adapt(theta, xs, ys, alpha, steps)[0]) if steps else before
-    return Evaluation(*before, *after)
-
-
-def adapt_and_evaluate(theta, batch: TaskBatch, alpha: float, *, steps: int = 1) -> Evaluation:
-    """Adapt theta on each task's support set; report query loss and accuracy, per task.
-
-    ``steps=0`` means no adaptation (after equals before). theta (d,) -> Evaluation of (T,).
-    """
-    theta = _check_theta_and_batch(theta, batch)
-    alpha = _check_positive("alpha", alpha)
-    steps = _check_int("steps", steps, minimum=0)
-    return _evaluate(theta, batch.x_support, batch.y_support, batch.x_query, batch.y_query,
-                     alpha, steps)
-
-
-@dataclass
-class MetaConfig:
-    """Everything that defines a meta-training run; ``seed`` makes it reproducible."""
-
-    method: str = "ga"  # "maml", "ga", "reptile", "ga-reptile" or "joint"
-    alpha: float = 1.0  # inner (task) learning rate
-    beta: float = 1.0  # outer (meta) learning rate
-    n_tasks: int = 10  # T, tasks per meta-batch
-    k_shot: int = 10  # support points per task
-    k_query: int = 10  # query points per task
-    n_features: int = 50  # d
-    meta_iterations: int = 1000  # meta-iterations
-    inner_steps: int = 1
-    first_order: bool = False
-    normalization: str = "paper"  # GA weights: "paper", "book" or "cosine"
-    corrupt_frac: float = 0.0
-    corruption: str = "flip"  # "flip", "random" or "outlier"
-    seed: int = 0
-    spread: float = 1.0  # how far each task's boundary strays from the shared direction
-    minority_frac: float = 0.0  # fraction of tasks per batch drawn around a second direction
-    minority_angle: float = 120.0  # degrees between the majority and minority directions
-    eval_every: int = 100  # held-out evaluation interval, in meta-iterations
-    eval_tasks: int = 100  # fixed held-out tasks (clean, fresh, majority direction)
-
-    def __post_init__(self) -> None:
-        _check_choice("method", self.method, METHODS)
-        _check_choice("normalization", self.normalization, NORMALIZATIONS)
-        _check_choice("corruption", self.corruption, CORRUPTIONS)
-        _check_outlier_features(self.corruption, self.n_features)
-        for name in ("alpha", "beta"):
-            _check_positive(name, getattr(self, name))
-        for name in ("n_tasks", "k_shot", "k_query", "n_features", "meta_iterations", "inner_steps",
-                     "eval_every", "eval_tasks"):
-            _check_int(name, getattr(self, name))
-        _check_int("seed", self.seed, minimum=0)
-        _check_fraction("corrupt_frac", self.corrupt_frac)
-        _check_fraction("minority_frac", self.minority_frac)
-        try:
-            minority_direction(self.n_features, self.minority_angle)  # validates the angle
-        except ValueError as exc:
-            raise ValueError(f"minority_angle: {exc}") from None
-        _check_bool("first_order", self.first_order)
-        _check_nonnegative("spread", self.spread)
-
-
-@dataclass
-class History:
-    """What ``meta_train`` recorded. Arrays are pre-allocated; rows past ``iterations_done``
-    are NaN.
-
-    query_loss : (n,) mean query loss after adaptation, at the theta of that iteration.
-    weights : (n, T) task weights w_i of every meta-step.
-    corrupted : (n, T) bool, which tasks of that batch were corrupted.
-    minority : (n, T) bool, which tasks of that batch came from the minority direction.
-    eval_iterations : (n_eval,) iterations after which the held-out tasks were evaluated.
-    eval_accuracy, eval_loss : (n_eval,) held-out query accuracy / loss after adaptation.
-    theta : (d,) the current (at the end: final) meta-parameters; theta_init (d,) the start.
-    """
-
-    config: MetaConfig
-    query_loss: np.ndarray
-    weights: np.ndarray
-    corrupted: np.ndarray
-    minority: np.ndarray
-    eval_iterations: np.ndarray
-    eval_accuracy: np.ndarray
-    eval_loss: np.ndarray
-    theta: np.ndarray
-    theta_init: np.ndarray
-    iterations_done: int = 0
-    seconds: float = 0.0
-
-
-def init_theta(n_features: int, *, rng=None) -> np.ndarray:
-    """A random starting point, ``theta ~ N(0, I / d)`` of shape (d,) (logits of order 1)."""
-    n_features = _check_int("n_features", n_features)
-    return as_generator(rng).standard_normal(n_features) / math.sqrt(n_features)
-
-
-def make_eval_tasks(config: MetaConfig) -> TaskBatch:
-    """The fixed held-out tasks of a run: clean, fresh, the same for every method at one seed."""
-    if not isinstance(config, MetaConfig):
-        raise ValueError(f"config must be a MetaConfig, got {type(config).__name__}")
-    rng = np.random.default_rng(np.random.SeedSequence(config.seed).spawn(3)[2])
-    return sample_tasks(config.eval_tasks, config.k_shot, k_query=config.k_query,
-                        n_features=config.n_features, spread=config.spread, rng=rng)
-
-
-CHUNK = 100  # meta-batches drawn per call to the sampler
-
-
-def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | None = None,
-               *, theta0: np.ndarray | None = None) -> History:
-    """Meta-train theta with ``config.method`` for ``config.meta_iterations`` meta-iterations.
-
-    Every iteration samples a fresh batch of ``n_tasks`` tasks, records the query loss after
-    adaptation and the task weights, and applies one ``meta_step``. Every ``eval_every``
-    iterations (and at the end) the fixed held-out tasks are adapted to and scored.
-    ``callback(iteration, history)`` runs after every iteration (counted from 1); live plots
-    hook in there. Raises ValueError if theta stops being finite (beta or alpha too large).
-    """
-    if not isinstance(config, MetaConfig):
-        raise ValueError(f"config must be a MetaConfig, got {type(config).__name__}")
-    if callback is not None and not callable(callback):
-        raise ValueError("callback must be callable or None")
-    c = config
-    init_seq, train_seq, _ = np.random.SeedSequence(c.seed).spawn(3)
-    theta = (init_theta(c.n_features, rng=np.random.default_rng(init_seq)) if theta0 is None
-             else _check_array("theta0", theta0, (1,)).copy())
-    if theta.shape != (c.n_features,):
-        raise ValueError(f"theta0 must have shape ({c.n_features},), got {theta.shape}")
-    rng = np.random.default_rng(train_seq)
-    evals = make_eval_tasks(c)
-    last = c.meta_iterations
-    eval_iterations = np.array(sorted({*range(c.eval_every, last + 1, c.eval_every), last}))
-    per_task = (c.meta_iterations, c.n_tasks)
-    history = History(
-        config=c, query_loss=np.full(c.meta_iterations, np.nan), weights=np.full(per_task, np.nan),
-        corrupted=np.zeros(per_task, bool), minority=np.zeros(per_task, bool),
-        eval_iterations=eval_iterations, eval_accuracy=np.full(len(eval_iterations), np.nan),
-        eval_loss=np.full(len(eval_iterations), np.nan), theta=theta, theta_init=theta.copy())
-    n_corrupt = round(c.corrupt_frac * c.n_tasks)
-    n_minority = round(c.minority_frac * c.n_tasks)
-    direction = default_direction(c.n_features)
-    other = minority_direction(c.n_features, c.minority_angle)
-    start, n_eval = time.perf_counter(), 0
-    iteration = 0
-    try:
-        with np.errstate(over="raise", invalid="raise", divide="raise"):
-            for first in range(0, c.meta_iterations, CHUNK):
-                n = min(CHUNK, c.meta_iterations - first)
-                xs, ys, xq, yq, bad, _, odd = _draw_tasks(
-                    rng, n, c.n_tasks, c.k_shot, c.k_query, c.n_features, c.spread, direction,
-                    n_corrupt, c.corruption, n_minority, other)
-                history.corrupted[first:first + n] = bad
-                history.minority[first:first + n] = odd
-                for b in range(n):
-                    iteration = first + b
-                    theta, history.weights[iteration], history.query_loss[iteration] = _step(
-                        theta, xs[b], ys[b], xq[b], yq[b], c.alpha, c.beta, c.method,
-                        c.inner_steps, c.first_order, c.normalization)
-                    history.theta, history.iterations_done = theta, iteration + 1
-                    if iteration + 1 == eval_iterations[n_eval]:
-                        ev = _evaluate(theta, evals.x_support, evals.y_support, evals.x_query,
-                                       evals.y_query, c.alpha, c.inner_steps)
-                        history.eval_accuracy[n_eval] = ev.accuracy_after.mean()
-                        history.eval_loss[n_eval] = ev.loss_after.mean()
-                        n_eval += 1
-                    if callback is not None:
-                        history.seconds = time.perf_counter() - start
-                        with np.errstate(over="warn", invalid="warn", divide="warn"):
-                            callback(iteration + 1, history)  # the caller's code: numpy defaults
-    except FloatingPointError as exc:
-        raise ValueError(f"training diverged at iteration {iteration + 1} ({exc}); lower beta "
-                         f"(={c.beta}) or alpha (={c.alpha})") from None
-    history.seconds = time.perf_counter() - start
-    return history
-
-
-# ---------------------------------------------------------------------------------------------
-# Plots: every function draws on a given Axes, from a History
-# ---------------------------------------------------------------------------------------------
-
-OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#F0E442",
-             "#000000"]
-
-
-def use_course_style() -> None:
-    """Set the course's matplotlib style: Okabe-Ito colour cycle, small figures, light grid."""
-    import matplotlib as mpl
-
-    mpl.rcParams.update({
-        "axes.prop_cycle": mpl.cycler(color=OKABE_ITO),
-        "figure.figsize": (7.0, 3.2),
-        "figure.dpi": 80,
-        "axes.grid": True,
-        "grid.alpha": 0.3,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.titlesize": 11,
-        "axes.labelsize": 10,
-        "legend.fontsize": 9,
-        "legend.frameon": False,
-    })
-
-
-def _check_axes_history(ax, history) -> int:
-    if not hasattr(ax, "plot"):
-        raise ValueError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
-    if not isinstance(history, History):
-        raise ValueError(f"history must be a History, got {type(history).__name__}")
-    return history.iterations_done
-
-
-def moving_average(values, window: int) -> np.ndarray:
-    """Trailing mean over ``window`` values (shorter at the start): (n,) -> (n,)."""
-    values = _check_array("values", values, (1,))
-    window = _check_int("window", window)
-    csum = np.cumsum(np.insert(values, 0, 0.0))
-    n = np.arange(1, len(values) + 1)
-    lo = np.maximum(n - window, 0)
-    return (csum[n] - csum[lo]) / (n - lo)
-
-
-def plot_loss(ax, history: History, *, label: str | None = None, color: str | None = None,
-              window: int = 25):
-    """Query loss after adaptation over meta-iterations: raw (faint) and a moving average."""
-    done = _check_axes_history(ax, history)
-    method = history.config.method
-    color = color or COLORS.get(method, OKABE_ITO[0])
-    label = label or method.upper()
-    lines = []
-    if done:
-        iters = np.arange(1, done + 1)
-        loss = history.query_loss[:done]
-        lines += ax.plot(iters, loss, color=color, alpha=0.2, linewidth=0.8)
-        lines += ax.plot(iters, moving_average(loss, window), color=color, label=label)
-    ax.set(title="Query loss after adaptation", xlabel="meta-iteration",
-           ylabel="mean query BCE")
-    if ax.get_legend_handles_labels()[0]:  # no legend (and no warning) before any data
-        ax.legend(loc="upper right")
-    return lines
-
-
-def plot_weights(ax, history: History, *, max_points: int = 4000):
-    """Task weights w_i of every meta-step, clean and corrupted tasks coloured apart.
-
-    Dots are individual weights (thinned to about ``max_points``); lines are the mean weight
-    of clean and of corrupted tasks per iteration (moving average); dashed: 1/T, MAML's weight.
-    """
-    done = _check_axes_history(ax, history)
-    n_tasks = history.config.n_tasks
-    artists = [ax.axhline(1.0 / n_tasks, color="black", linestyle="--", linewidth=1,
-                          label="1/T (MAML)")]
-    if done:
-        w, bad = history.weights[:done], history.corrupted[:done]
-        iters = np.broadcast_to(np.arange(1, done + 1)[:, None], w.shape)
-        stride = max(1, w.size // max_points)
-        for mask, name in ((~bad, "clean"), (bad, "corrupted")):
-            if not mask.any():
-                continue
-            artists.append(ax.scatter(iters[mask][::stride], w[mask][::stride], s=4,
-                                      color=COLORS[name], alpha=0.25, linewidths=0))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean = np.where(mask.any(1), (w * mask).sum(1) / mask.sum(1), np.nan)
-            rows = ~np.isnan(mean)
-            artists += ax.plot(iters[rows, 0], moving_average(mean[rows], 25),
-                               color=COLORS[name], label=f"{name} tasks (mean)")
-    ax.set(title="Task weights $w_i$", xlabel="meta-iteration", ylabel="weight $w_i$")
-    ax.legend(loc="upper right")
-    return artists
-
-
-def plot_eval_accuracy(ax, history: History, *, label: str | None = None,
-                       color: str | None = None):
-    """Held-out accuracy after adaptation at each evaluation point."""
-    _check_axes_history(ax, history)
-    method = history.config.method
-    done = ~np.isnan(history.eval_accuracy)
-    lines = ax.plot(history.eval_iterations[done], history.eval_accuracy[done], marker="o",
-                    color=color or COLORS.get(method, OKABE_ITO[0]), label=label or method.upper())
-    ax.set(title="Held-out accuracy after adaptation", xlabel="meta-iteration",
-           ylabel="query accuracy")
-    ax.legend(loc="lower right")
-    return lines
-
-def mean_task_weights(history: History, *, last: int | None = None) -> dict[str, float]:
-    """Mean weight ``w_i`` of clean and of corrupted tasks over the ``last`` iterations run.
-
-    ``last=None`` averages over every iteration done. A group without tasks gets NaN.
-    Returns ``{"clean": float, "corrupted": float}``.
-    """
-    if not isinstance(history, History):
-        raise ValueError(f"history must be a History, got {type(history).__name__}")
-    done = history.iterations_done
-    last = done if last is None else min(_check_int("last", last), done)
-    w = history.weights[done - last:done]
-    bad = history.corrupted[done - last:done]
-    return {name: float(w[mask].mean()) if mask.any() else math.nan
-            for name, mask in (("clean", ~bad), ("corrupted", bad))}
-
-
-# ---------------------------------------------------------------------------------------------
-# Appendix: checking the notebooks' exercises
+# Appendix B: checking the notebooks' exercises
 # ---------------------------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ import io
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,10 +46,51 @@ NORMALIZATION_TOOLTIPS = [
     "an extension of this course, not in the paper: the paper's formula on unit updates "
     "g_i / |g_i| (agreement in direction only)",
 ]
+# The status line's colour for errors: Okabe-Ito vermillion. GA-MAML's lines have the same hue
+# (gh.COLORS["ga"]), but the two are separate choices: changing one must not change the other.
+ERROR_COLOR = "#D55E00"
+
+
+@dataclass(frozen=True)
+class SliderRange:
+    """The range of one slider: from ``low`` to ``high`` in steps of ``step``.
+
+    ``kind`` is "int" (an IntSlider), "float" (a FloatSlider) or "log" (a FloatLogSlider over
+    [low, high] whose ``step`` is in the exponent: each step multiplies the value by 10**step).
+    """
+
+    low: float
+    high: float
+    step: float = 1
+    kind: str = "int"
+
+    def __post_init__(self):
+        gh._check_choice("kind", self.kind, ("int", "float", "log"))
+        if not (0 < self.step and self.low < self.high and (self.kind != "log" or self.low > 0)):
+            raise ValueError(f"not a slider range: {self}")
+
+
+RATE_RANGE = SliderRange(0.01, 100.0, 0.05, "log")  # every learning rate: 10**-2 to 10**2
+# Every slider's range, by name. The sliders are built from it, and make_playground checks its
+# starting values against it (a slider would silently clamp a value outside its range).
+RANGES = {
+    "alpha": RATE_RANGE,
+    "beta": RATE_RANGE,
+    "n_tasks": SliderRange(2, 32),
+    "k_shot": SliderRange(1, 50),
+    "meta_iterations": SliderRange(50, 3000, 50),
+    "corrupt_frac": SliderRange(0.0, 1.0, 0.05, "float"),
+    # notebook 02's explorer: one task; its support points are the first k of a pool of 100
+    "lr": RATE_RANGE,
+    "steps": SliderRange(1, 300),
+    "gd_k_shot": SliderRange(1, 100),
+    # notebook 04's explorer: coarser steps, and at least one task in ten stays clean
+    "ga_corrupt_frac": SliderRange(0.0, 0.9, 0.1, "float"),
+}
 
 
 class LivePlot:
-    """One matplotlib Figure shown as a PNG in an ``ipywidgets.Image``, redrawn in place.
+    """One matplotlib Figure shown as a PNG in an ``ipywidgets.Image``, re-rendered in place.
 
     Parameters
     ----------
@@ -56,7 +98,8 @@ class LivePlot:
     name : the image gets the CSS class ``gamaml-plot-<name>`` (the browser test uses it).
     figsize, dpi : size in inches and pixels per inch; a modest dpi keeps redrawing fast.
 
-    Attributes: ``figure``, ``axes`` (list of Axes), ``image`` (the widget), ``redraws``.
+    Attributes: ``figure``, ``axes`` (list of Axes), ``image`` (the widget), ``renders`` (how
+    many times ``render`` has run).
     """
 
     def __init__(self, n_axes: int = 1, *, name: str = "plot",
@@ -77,13 +120,13 @@ class LivePlot:
             ax.locator_params(nbins=5)  # fewer tick labels: text is most of the drawing time
         self.image = widgets.Image(format="png")
         self.image.add_class(f"gamaml-plot-{name}")
-        self.redraws = 0
+        self.renders = 0
 
-    def redraw(self, draw: Callable[..., object]) -> None:
+    def render(self, draw: Callable[..., object]) -> None:
         """Remove the plotted data, call ``draw(*axes)``, render and show the new PNG.
 
         Only the data artists go (not ``ax.clear()``, which rebuilds every tick): the axes
-        keep their ticks, titles and locators, and a redraw costs less.
+        keep their ticks, titles and locators, and a render costs less.
         """
         if not callable(draw):
             raise ValueError(f"draw must be callable, got {draw!r}")
@@ -98,36 +141,25 @@ class LivePlot:
         buffer = io.BytesIO()
         self.canvas.print_png(buffer, pil_kwargs={"compress_level": 1})  # fast, 5% larger
         self.image.value = buffer.getvalue()
-        self.redraws += 1
+        self.renders += 1
 
 
 LABEL_WIDTH = "125px"  # of every control's description, so that the controls line up
 
 
-def _log_slider(description: str, value: float, low: float, high: float):
-    """A slider over [10**low, 10**high] with log-spaced steps; it reports only on release."""
+def _slider(description: str, value: float, slider_range: SliderRange):
+    """A slider over ``slider_range`` (see ``RANGES``) that reports its value only on release."""
     import ipywidgets as widgets
 
-    return widgets.FloatLogSlider(value=value, base=10, min=low, max=high, step=0.05,
-                                  description=description, readout_format=".3g",
-                                  continuous_update=False,
-                                  style={"description_width": LABEL_WIDTH})
-
-
-def _int_slider(description: str, value: int, low: int, high: int, step: int = 1):
-    """An integer slider that reports its value only on release."""
-    import ipywidgets as widgets
-
-    return widgets.IntSlider(value=value, min=low, max=high, step=step, description=description,
-                             continuous_update=False, style={"description_width": LABEL_WIDTH})
-
-
-def _fraction_slider(description: str, value: float, high: float, step: float):
-    """A slider over [0, high] that reports its value only on release."""
-    import ipywidgets as widgets
-
-    return widgets.FloatSlider(value=value, min=0.0, max=high, step=step, description=description,
-                               continuous_update=False, style={"description_width": LABEL_WIDTH})
+    low, high, step, kind = (slider_range.low, slider_range.high, slider_range.step,
+                             slider_range.kind)
+    common = {"value": value, "step": step, "description": description,
+              "continuous_update": False, "style": {"description_width": LABEL_WIDTH}}
+    if kind == "log":
+        return widgets.FloatLogSlider(base=10, min=math.log10(low), max=math.log10(high),
+                                      readout_format=".3g", **common)
+    slider = widgets.IntSlider if kind == "int" else widgets.FloatSlider
+    return slider(min=low, max=high, **common)
 
 
 def _choice(description: str, options, value, *, button_width: str = "76px",
@@ -157,14 +189,14 @@ def _normalization_choice(value: str):
                    tooltips=NORMALIZATION_TOOLTIPS)
 
 
-def _in_range(name: str, value, low: float, high: float):
-    """Return ``value`` if it lies in [low, high] (the range of its control), else raise."""
+def _in_range(name: str, value, slider_range: SliderRange | None = None):
+    """Return ``value`` if it lies in its slider's range (``RANGES[name]`` unless given), else
+    raise a ValueError naming ``name``."""
+    r = RANGES[name] if slider_range is None else slider_range
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not low <= value <= high:
-        raise ValueError(f"{name} must be a number in [{low:g}, {high:g}], got {value!r}")
+            or not r.low <= value <= r.high:  # also rejects NaN
+        raise ValueError(f"{name} must be a number in [{r.low:g}, {r.high:g}], got {value!r}")
     return value
-
-
 
 
 class Dashboard:
@@ -195,7 +227,7 @@ class Dashboard:
         ``message`` keeps the plain text; ``status.value`` is its HTML.
         """
         self.message = text
-        style = f' style="color: {gh.COLORS["ga"]}"' if error else ""
+        style = f' style="color: {ERROR_COLOR}"' if error else ""
         self.status.value = f"<span{style}>{'⚠ ' if error else ''}{html.escape(text)}</span>"
 
     def _build(self, rows: list, css_class: str) -> None:
@@ -270,9 +302,9 @@ def make_gd_explorer(*, seed: int = 0, n_features: int = 50) -> Explorer:
     """
     gh._check_int("seed", seed, minimum=0)
     task = gh.sample_tasks(1, 100, k_query=500, n_features=n_features, rng=seed)
-    controls = {"lr": _log_slider("learning rate", 1.0, -2, 2),
-                "steps": _int_slider("steps", 50, 1, 300),
-                "k_shot": _int_slider("support points", 10, 1, 100)}
+    controls = {"lr": _slider("learning rate", 1.0, RANGES["lr"]),
+                "steps": _slider("steps", 50, RANGES["steps"]),
+                "k_shot": _slider("support points", 10, RANGES["gd_k_shot"])}
 
     def update(plot, *, lr, steps, k_shot):
         xs, ys = task.x_support[0, :k_shot], task.y_support[0, :k_shot]
@@ -296,7 +328,7 @@ def make_gd_explorer(*, seed: int = 0, n_features: int = 50) -> Explorer:
             ax_loss.legend(loc="upper right")
             ax_acc.legend(loc="lower right")
 
-        plot.redraw(draw)
+        plot.render(draw)
         end = {name: values[-1] for name, values in curves.items()}
         return curves, (f"after {steps} steps with {k_shot} support points: support loss "
                         f"{end['support_loss']:.3f}, accuracy {end['support_accuracy']:.3f} · "
@@ -315,9 +347,9 @@ def make_maml_explorer(*, seed: int = 0, meta_iterations: int = 300) -> Explorer
     """
     gh._check_int("seed", seed, minimum=0)
     gh._check_int("meta_iterations", meta_iterations)
-    controls = {"alpha": _log_slider("alpha (inner)", 1.0, -2, 2),
-                "beta": _log_slider("beta (outer)", 1.0, -2, 2),
-                "n_tasks": _int_slider("tasks per batch", 10, 2, 32)}
+    controls = {"alpha": _slider("alpha (inner)", 1.0, RANGES["alpha"]),
+                "beta": _slider("beta (outer)", 1.0, RANGES["beta"]),
+                "n_tasks": _slider("tasks per batch", 10, RANGES["n_tasks"])}
 
     def update(plot, *, alpha, beta, n_tasks):
         config = gh.MetaConfig(method="maml", alpha=alpha, beta=beta, n_tasks=n_tasks,
@@ -325,7 +357,7 @@ def make_maml_explorer(*, seed: int = 0, meta_iterations: int = 300) -> Explorer
                             eval_every=max(1, meta_iterations // 10), seed=seed)
         history = gh.meta_train(config)
         start = gh.adapt_and_evaluate(history.theta_init, gh.make_eval_tasks(config), alpha)
-        plot.redraw(lambda ax_loss, ax_acc: (gh.plot_loss(ax_loss, history),
+        plot.render(lambda ax_loss, ax_acc: (gh.plot_loss(ax_loss, history),
                                              gh.plot_eval_accuracy(ax_acc, history)))
         return history, (f"MAML, alpha={alpha:.3g}, beta={beta:.3g}, T={n_tasks}: held-out "
                          f"accuracy after adaptation {history.eval_accuracy[-1]:.3f} (from the "
@@ -349,13 +381,13 @@ def make_ga_explorer(*, seed: int = 0, meta_iterations: int = 300, n_tasks: int 
     gh._check_int("meta_iterations", meta_iterations)
     gh._check_int("n_tasks", n_tasks, minimum=2)
     gh._check_choice("normalization", normalization, gh.NORMALIZATIONS)
-    controls = {"corrupt_frac": _fraction_slider("corrupted fraction", 0.3, 0.9, 0.1),
+    controls = {"corrupt_frac": _slider("corrupted fraction", 0.3, RANGES["ga_corrupt_frac"]),
                 "corruption": _choice("corruption", gh.CORRUPTIONS, "flip"),
                 "normalization": _normalization_choice(normalization),
                 "method": _choice("outer update", [("GA-MAML", "ga"), ("GA-Reptile", "ga-reptile")],
                                   "ga", button_width="96px"),
-                "alpha": _log_slider("alpha (inner)", 1.0, -2, 2),
-                "beta": _log_slider("beta (outer)", 1.0, -2, 2)}
+                "alpha": _slider("alpha (inner)", 1.0, RANGES["alpha"]),
+                "beta": _slider("beta (outer)", 1.0, RANGES["beta"])}
 
     def update(plot, *, corrupt_frac, corruption, normalization, method, alpha, beta):
         history = gh.meta_train(gh.MetaConfig(
@@ -363,7 +395,7 @@ def make_ga_explorer(*, seed: int = 0, meta_iterations: int = 300, n_tasks: int 
             meta_iterations=meta_iterations, corrupt_frac=corrupt_frac, corruption=corruption,
             normalization=normalization, seed=seed, eval_every=max(1, meta_iterations // 10)))
         label = gh.METHOD_LABELS[method]
-        plot.redraw(lambda ax_loss, ax_w: (gh.plot_loss(ax_loss, history, label=label),
+        plot.render(lambda ax_loss, ax_w: (gh.plot_loss(ax_loss, history, label=label),
                                            gh.plot_weights(ax_w, history)))
         w = gh.mean_task_weights(history)
         corrupted = "no corrupted tasks" if math.isnan(w["corrupted"]) else \
@@ -374,6 +406,12 @@ def make_ga_explorer(*, seed: int = 0, meta_iterations: int = 300, n_tasks: int 
                          f"{1 / n_tasks:.3f}); mean sum of w_i {total:.3f} (MAML: 1)")
 
     return Explorer(controls, update, name="ga-explorer")
+
+
+# The playground's sliders, in the order shown: name (a key of RANGES) -> description.
+PLAYGROUND_SLIDERS = {"alpha": "alpha (inner)", "beta": "beta (outer)",
+                      "n_tasks": "tasks per batch", "k_shot": "shots",
+                      "meta_iterations": "meta-iterations", "corrupt_frac": "corrupted fraction"}
 
 
 class Playground(Dashboard):
@@ -405,13 +443,8 @@ class Playground(Dashboard):
         s = settings
         self.live_every, self.min_redraw_seconds = live_every, min_redraw_seconds
         self.controls = {
-            "alpha": _log_slider("alpha (inner)", s["alpha"], -2, 2),
-            "beta": _log_slider("beta (outer)", s["beta"], -2, 2),
-            "n_tasks": _int_slider("tasks per batch", s["n_tasks"], 2, 32),
-            "k_shot": _int_slider("shots", s["k_shot"], 1, 50),
-            "meta_iterations": _int_slider("meta-iterations", s["meta_iterations"], 50, 3000,
-                                           step=50),
-            "corrupt_frac": _fraction_slider("corrupted fraction", s["corrupt_frac"], 1.0, 0.05),
+            **{name: _slider(description, s[name], RANGES[name])
+               for name, description in PLAYGROUND_SLIDERS.items()},
             "corruption": _choice("corruption", gh.CORRUPTIONS, s["corruption"]),
             "method": _dropdown("method", [(label, value) for value, (label, _) in
                                            PLAYGROUND_CHOICES.items()], s["method"]),
@@ -478,7 +511,7 @@ class Playground(Dashboard):
             self.say(f"not trained: {exc}", error=True)
         else:
             self.histories, self.runs = runs, self.runs + 1
-            self.redraw(runs)
+            self.draw_runs(runs)
             self.say(self.summary(time.perf_counter() - start))
         finally:
             self.train_button.disabled = False
@@ -494,11 +527,11 @@ class Playground(Dashboard):
             self.say(f"training {gh.METHOD_LABELS[history.config.method]}: iteration "
                      f"{iteration}/{total}, {now - start:.1f} s")
             if now - self._last_draw >= self.min_redraw_seconds:
-                self.redraw(runs)
+                self.draw_runs(runs)
 
         return callback
 
-    def redraw(self, runs: dict[str, gh.History]) -> None:
+    def draw_runs(self, runs: dict[str, gh.History]) -> None:
         """Draw the loss, the weights (of the first GA method, if any) and the held-out
         accuracy of ``runs``."""
         meta_iterations = max(h.config.meta_iterations for h in runs.values())
@@ -524,7 +557,7 @@ class Playground(Dashboard):
             ax.set_xlim(0, meta_iterations)
 
         for name, draw in (("loss", loss), ("weights", weights), ("accuracy", held_out)):
-            self.plots[name].redraw(draw)
+            self.plots[name].render(draw)
         self._last_draw = time.perf_counter()
 
     def summary(self, seconds: float) -> str:
@@ -552,20 +585,20 @@ def make_playground(*, method: str = "both", alpha: float = 1.0, beta: float = 1
                     min_redraw_seconds: float = 0.25) -> Playground:
     """Build (and by default train once) the playground of notebook 05; return it undisplayed.
 
-    The keyword arguments are the controls' starting values; each must lie in its control's
-    range (alpha, beta in [0.01, 100], n_tasks in [2, 32], k_shot in [1, 50], meta_iterations in
-    [50, 3000], corrupt_frac in [0, 1]). ``method`` is one of ``PLAYGROUND_METHODS``: "maml",
-    "ga" (GA-MAML), "reptile", "ga-reptile", "both" (MAML and GA-MAML, the default),
-    "both-reptile" (Reptile and GA-Reptile) or "all". ``normalization`` is the GA weights'
+    The keyword arguments are the controls' starting values. Those of the sliders (alpha, beta,
+    n_tasks, k_shot, meta_iterations, corrupt_frac) must lie in the slider's range,
+    ``RANGES[name]``. ``method`` is one of ``PLAYGROUND_METHODS``: "maml", "ga" (GA-MAML),
+    "reptile", "ga-reptile", "both" (MAML and GA-MAML, the default), "both-reptile" (Reptile
+    and GA-Reptile) or "all". ``normalization`` is the GA weights'
     ("paper", "book" or "cosine"). ``train=True`` runs the starting settings once so the plots
     are not empty. ``live_every`` (a fraction of the run) and ``min_redraw_seconds`` pace the
     live redraws.
     """
     gh._check_choice("method", method, PLAYGROUND_METHODS)
-    for name, value, low, high in (("alpha", alpha, 0.01, 100), ("beta", beta, 0.01, 100),
-                                   ("n_tasks", n_tasks, 2, 32), ("k_shot", k_shot, 1, 50),
-                                   ("meta_iterations", meta_iterations, 50, 3000)):
-        _in_range(name, value, low, high)
+    starts = {"alpha": alpha, "beta": beta, "n_tasks": n_tasks, "k_shot": k_shot,
+              "meta_iterations": meta_iterations, "corrupt_frac": corrupt_frac}
+    for name in PLAYGROUND_SLIDERS:
+        _in_range(name, starts[name])
     gh.MetaConfig(method="ga", alpha=alpha, beta=beta, n_tasks=n_tasks, k_shot=k_shot,
                meta_iterations=meta_iterations, corrupt_frac=corrupt_frac, corruption=corruption,
                normalization=normalization, first_order=first_order,

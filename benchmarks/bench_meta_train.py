@@ -183,12 +183,12 @@ def loop_meta_train(config: gh.MetaConfig, theta0: np.ndarray) -> LoopRun:
     """Meta-train with the per-task loop: every iteration draws T fresh tasks one by one.
 
     Records the same per-iteration quantities as ``gh.meta_train`` (mean query loss after
-    adaptation, task weights). The generator is seeded like meta_train's training stream, but
+    adaptation, task weights). Its generator is meta_train's training stream, but
     the draws happen in another order, so the tasks differ from meta_train's.
     """
     check_loop_config(config)
     c = config
-    rng = np.random.default_rng(np.random.SeedSequence(c.seed).spawn(3)[1])
+    rng = gh.seed_streams(c.seed).train
     direction = gh.default_direction(c.n_features)
     theta = np.array(theta0, dtype=float)
     if theta.shape != (c.n_features,):
@@ -251,26 +251,51 @@ def run_loop(config: gh.MetaConfig, theta0: np.ndarray) -> np.ndarray:
     return run.theta
 
 
-def draw_all(config: gh.MetaConfig, rng: np.random.Generator) -> list[tuple]:
+def draw_all(config: gh.MetaConfig, rng: np.random.Generator) -> list[gh.TaskBatch]:
     """The vectorised sampler alone: all meta-batches, drawn in chunks like meta_train does."""
     c = config
     direction = gh.default_direction(c.n_features)
-    chunks = []
+    batches = []
     for first in range(0, c.meta_iterations, gh.CHUNK):
-        n = min(gh.CHUNK, c.meta_iterations - first)
-        chunks.append(gh._draw_tasks(rng, n, c.n_tasks, c.k_shot, c.k_query, c.n_features,
-                                     c.spread, direction, 0, c.corruption))
-    return chunks
+        batches += gh._unstack(gh._draw_tasks(rng, min(gh.CHUNK, c.meta_iterations - first), c,
+                                              direction))
+    return batches
 
 
-def maths_only(config: gh.MetaConfig, theta0: np.ndarray, chunks: list[tuple]) -> np.ndarray:
+def maths_only(config: gh.MetaConfig, theta0: np.ndarray,
+               batches: list[gh.TaskBatch]) -> np.ndarray:
     """The vectorised maths alone: ``gh._step`` on pre-drawn meta-batches."""
-    c, theta = config, theta0
-    for xs, ys, xq, yq, *_ in chunks:
-        for b in range(xs.shape[0]):
-            theta, _, _ = gh._step(theta, xs[b], ys[b], xq[b], yq[b], c.alpha, c.beta,
-                                   c.method, c.inner_steps, c.first_order)
+    model, theta = gh.LogisticUnit(config.n_features), theta0
+    for batch in batches:
+        theta, _, _ = gh._step(model, theta, batch, config)
     return theta
+
+
+def load_baseline(revision: str):
+    """``gamaml_helpers`` as it was at a git ``revision``, imported as a separate module."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    source = subprocess.run(["git", "-C", str(root), "show", f"{revision}:gamaml_helpers.py"],
+                            capture_output=True, text=True, check=True).stdout
+    path = Path(tempfile.mkdtemp()) / "gamaml_helpers_baseline.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("gamaml_helpers_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
+    spec.loader.exec_module(module)
+    return module
+
+
+def baseline_config(module, config: gh.MetaConfig):
+    """The same run as ``config`` for an older module (which may call meta-iterations epochs)."""
+    fields = {f: getattr(config, f) for f in config.__dataclass_fields__
+              if f in module.MetaConfig.__dataclass_fields__}
+    if "epochs" in module.MetaConfig.__dataclass_fields__:
+        fields["epochs"] = config.meta_iterations
+    return module.MetaConfig(**fields)
 
 
 def loop_sampling_only(config: gh.MetaConfig) -> None:
@@ -310,6 +335,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--loop-repeats", type=int, default=None,
                         help="timed runs of the loop version (default 2; 1 with --quick)")
     parser.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
+    parser.add_argument("--baseline", metavar="REV", default=None,
+                        help="also time gh.meta_train as it was at git revision REV, in the "
+                             "same run (e.g. a commit before a refactor)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke mode: few iterations; the learning check is only reported")
     args = parser.parse_args(argv)
@@ -331,8 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                            n_features=50, meta_iterations=n, inner_steps=1, first_order=False,
                            seed=args.seed, eval_every=n)  # eval_every=n: one evaluation, at the end
     c = config
-    theta0 = gh.init_theta(c.n_features,
-                           rng=np.random.default_rng(np.random.SeedSequence(c.seed).spawn(3)[0]))
+    theta0 = gh.init_theta(c.n_features, rng=gh.seed_streams(c.seed).init)  # meta_train's start
     failures = []
 
     print(f"GA-MAML meta-training benchmark: d={c.n_features}, T={c.n_tasks}, k={c.k_shot}, "
@@ -345,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # 1. Same algorithm: one loop step equals gh.meta_step on the same batch.
     batch = gh.sample_tasks(c.n_tasks, c.k_shot, k_query=c.k_query, n_features=c.n_features,
-                            rng=np.random.default_rng(np.random.SeedSequence(c.seed).spawn(5)[4]))
+                            rng=np.random.default_rng((c.seed, 4)))
     d_theta, d_weights = step_difference(theta0, batch, c.alpha, c.beta, c.inner_steps)
 
     # 2. Timings, end to end (sampling, maths, bookkeeping, one final held-out evaluation),
@@ -353,11 +380,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # interleaved round by round, so that a burst of load from other processes hits all of them.
     vec_seconds, loop_seconds, sampling_seconds, maths_seconds = [], [], [], []
     vec_cpu, loop_cpu, sampling_cpu, maths_cpu = [], [], [], []
+    base_seconds, base_cpu = [], []
+    baseline = load_baseline(args.baseline) if args.baseline else None
     for round_ in range(max(args.repeats, args.loop_repeats)):
         if round_ < args.repeats:
             seconds, cpu, vec_theta = clock(run_vectorised, config, theta0)
             vec_seconds.append(seconds)
             vec_cpu.append(cpu)
+            if baseline is not None:
+                seconds, cpu, base_history = clock(baseline.meta_train,
+                                                   baseline_config(baseline, config))
+                base_seconds.append(seconds)
+                base_cpu.append(cpu)
             seconds, cpu, chunks = clock(draw_all, config, np.random.default_rng(c.seed))
             sampling_seconds.append(seconds)
             sampling_cpu.append(cpu)
@@ -398,6 +432,15 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"by best CPU times: {min(loop_cpu) / min(vec_cpu):.1f}x")
     print(f"held-out: {HELD_OUT_TASKS} fresh clean tasks, query accuracy / BCE after one "
           f"adaptation step (alpha={c.alpha:.1f})")
+
+    if baseline is not None:
+        same = float(np.max(np.abs(base_history.theta - vec_theta)))
+        print(f"baseline gh.meta_train at {args.baseline}: best {min(base_seconds):.3f} s "
+              f"(CPU {min(base_cpu):.3f} s); this checkout / baseline: "
+              f"{min(vec_seconds) / min(base_seconds):.2f} (wall), "
+              f"{min(vec_cpu) / min(base_cpu):.2f} (CPU); max |theta difference| {same:.1e}")
+        if same > EQUIVALENCE_TOLERANCE:
+            failures.append("baseline differs")
 
     print()
     print("Cost breakdown, measured separately (best of each; 'rest' = end to end - sampling - "

@@ -3,6 +3,7 @@ clean, and ruff is happy. Each test reads files of the repository; none needs th
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 import subprocess
@@ -115,6 +116,51 @@ def test_numpy_2_is_required() -> None:
     assert match and int(match.group(1)) >= 2, f"requirements.txt should say numpy>=2: {bound!r}"
 
 
+def test_every_bound_is_a_tested_minimum_or_an_exact_pin() -> None:
+    """`>=X` bounds are what .ci/min-versions tests at X; anything else would go untested."""
+    packages = parse_requirements((ROOT / "requirements.txt").read_text())
+    for name, bound in packages.items():
+        assert re.fullmatch(r"(>=|==)\d+(\.\d+)*", bound), (
+            f"requirements.txt: {name}{bound!r} should be a plain '>=X' or '==X'"
+        )
+
+
+def test_ruff_is_pinned_exactly() -> None:
+    """New ruff releases add and change rules; an unpinned ruff could fail CI on its own."""
+    bound = parse_requirements((ROOT / "requirements.txt").read_text()).get("ruff", "")
+    assert bound.startswith("=="), f"requirements.txt should pin ruff exactly: {bound!r}"
+    installed = importlib.metadata.version("ruff")
+    assert installed == bound[2:], (
+        f"ruff {installed} is installed but requirements.txt pins {bound[2:]}: "
+        "reinstall with `.venv/bin/pip install -r requirements.txt`"
+    )
+
+
+def test_min_versions_pins_every_lower_bound() -> None:
+    lower_bounds = {
+        name: bound[2:]
+        for name, bound in parse_requirements((ROOT / "requirements.txt").read_text()).items()
+        if bound.startswith(">=")
+    }
+    assert lower_bounds, "requirements.txt has no '>=' lower bounds"
+    printed = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "min-versions"), "--print-constraints"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    pins = {}
+    for line in printed.splitlines():
+        name, separator, version = line.partition("==")
+        assert separator and version, f"not a 'name==X' constraint: {line!r}"
+        pins[normalise(name)] = version
+    assert pins == lower_bounds, (
+        ".ci/min-versions --print-constraints does not pin exactly the '>=' bounds:\n"
+        f"  printed: {pins}\n  bounds:  {lower_bounds}"
+    )
+
+
 def test_pyproject_does_not_duplicate_dependencies() -> None:
     text = (ROOT / "pyproject.toml").read_text()
     match = re.search(r"^dependencies\s*=\s*\[(.*?)\]", text, re.MULTILINE | re.DOTALL)
@@ -187,6 +233,35 @@ def test_ci_runs_the_readme_test_command() -> None:
         check=True,
     ).stdout
     assert printed == command + "\n"
+
+
+def test_ci_runs_the_min_versions_check_first() -> None:
+    script = ROOT / ".ci" / "min-versions"
+    script_text = script.read_text()
+    assert script_text.startswith("#!/usr/bin/env bash")
+    assert "set -euo pipefail" in script_text
+    assert script.stat().st_mode & 0o111, ".ci/min-versions must be executable"
+    assert '-m "not browser"' in script_text
+
+    ci_text = (ROOT / ".ci" / "run").read_text()
+    code = [
+        line.strip()
+        for line in ci_text.splitlines()
+        if line.strip() and not line.strip().startswith(("#", "echo "))
+    ]
+    calls = [i for i, line in enumerate(code) if line.startswith("bash .ci/min-versions")]
+    readme_run = [i for i, line in enumerate(code) if 'bash -c "$test_command"' in line]
+    assert len(calls) == 1, f".ci/run should call .ci/min-versions once: {code}"
+    assert readme_run and calls[0] < readme_run[0], (
+        ".ci/run should run .ci/min-versions before the README test command, so the last "
+        "pytest summary in the log is the main suite's"
+    )
+    # Its exit status is kept and turns CI red.
+    assert "|| min_versions_status=$?" in code[calls[0]]
+    after = code[readme_run[0] :]
+    assert 'if [[ "$min_versions_status" -ne 0 ]]; then' in after, (
+        ".ci/run should fail when .ci/min-versions fails"
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@ would, by setting control values and clicking (``Button.click()``), and check wh
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 
@@ -193,14 +194,14 @@ def test_train_click_redraws_every_plot(playground: gw.Playground) -> None:
 
 def test_moving_controls_does_not_train(playground: gw.Playground) -> None:
     histories, shown, status = playground.histories, images(playground), playground.status.value
-    redraws = {name: plot.redraws for name, plot in playground.plots.items()}
+    renders = {name: plot.renders for name, plot in playground.plots.items()}
     set_controls(playground, alpha=3.0, beta=0.2, n_tasks=20, k_shot=8, meta_iterations=400,
                  corrupt_frac=0.5, corruption="outlier", method="all", normalization="cosine",
                  first_order=True, seed=9)
     assert playground.runs == 1
     assert playground.histories is histories
     assert images(playground) == shown
-    assert {name: plot.redraws for name, plot in playground.plots.items()} == redraws
+    assert {name: plot.renders for name, plot in playground.plots.items()} == renders
     assert playground.status.value == status
 
 
@@ -267,7 +268,7 @@ def test_short_runs_are_not_slowed_by_live_redraws() -> None:
     pg = gw.make_playground(method="ga", meta_iterations=100, n_tasks=5, train=False,
                             min_redraw_seconds=60)
     pg.train_button.click()
-    assert {plot.redraws for plot in pg.plots.values()} == {1}
+    assert {plot.renders for plot in pg.plots.values()} == {1}
 
 
 @pytest.mark.parametrize("settings, name", [
@@ -313,12 +314,120 @@ def test_widgets_leave_no_pyplot_figures() -> None:
     assert plt.get_fignums() == before
 
 
+def loaded_in_a_fresh_interpreter(code: str) -> list[list[str]]:
+    """Run ``code`` in a new Python; after each line ``# check`` it records which of the widget
+    stack's modules are loaded. Returns one sorted list of module names per check."""
+    stack = ("ipywidgets", "matplotlib", "matplotlib.pyplot")
+    program = [f"import sys\nSTACK = {stack!r}"]
+    for line in code.strip().splitlines():
+        program.append(line.replace("# check", "").rstrip())
+        if line.rstrip().endswith("# check"):
+            program.append("print(sorted(m for m in STACK if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", "\n".join(program)], capture_output=True,
+                            text=True, check=True, timeout=120)
+    return [ast.literal_eval(line) for line in result.stdout.splitlines()]
+
+
 def test_importing_the_helpers_does_not_load_the_widget_stack() -> None:
-    code = ("import sys, gamaml_helpers; "
-            "print(sorted({'matplotlib', 'ipywidgets'} & set(sys.modules)))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True, timeout=60)
-    assert result.stdout.strip() == "[]"
+    assert loaded_in_a_fresh_interpreter("import gamaml_helpers  # check") == [[]]
+
+
+def test_importing_the_widgets_loads_ipywidgets_only_when_a_widget_is_built() -> None:
+    """``import gamaml_widgets`` costs numpy only; building a widget loads ipywidgets and
+    matplotlib, and never pyplot (the plots are plain Figures)."""
+    loaded = loaded_in_a_fresh_interpreter("""
+import gamaml_widgets as gw  # check
+gw.RANGES["alpha"], gw.PLAYGROUND_SLIDERS, gw.ERROR_COLOR  # check
+gw.make_playground(meta_iterations=50)  # check
+""")
+    assert loaded == [[], [], ["ipywidgets", "matplotlib"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# One table of slider ranges, read by the sliders and by the validation
+# ---------------------------------------------------------------------------------------------
+
+
+def range_of(slider) -> gw.SliderRange:
+    """The range a slider widget actually offers, as a SliderRange."""
+    kind = {"FloatLogSlider": "log", "IntSlider": "int", "FloatSlider": "float"}[
+        type(slider).__name__]
+    if kind == "log":
+        assert slider.base == 10
+        return gw.SliderRange(10.0 ** slider.min, 10.0 ** slider.max, slider.step, kind)
+    return gw.SliderRange(slider.min, slider.max, slider.step, kind)
+
+
+def assert_same_range(slider, expected: gw.SliderRange, name: str) -> None:
+    actual = range_of(slider)
+    assert actual.kind == expected.kind, name
+    assert (actual.low, actual.high, actual.step) == pytest.approx(
+        (expected.low, expected.high, expected.step), rel=1e-12), name
+
+
+@pytest.mark.parametrize("factory, table_names", [
+    (lambda: gw.make_playground(train=False), {n: n for n in gw.PLAYGROUND_SLIDERS}),
+    (gw.make_gd_explorer, {"lr": "lr", "steps": "steps", "k_shot": "gd_k_shot"}),
+    (lambda: gw.make_maml_explorer(meta_iterations=50),
+     {"alpha": "alpha", "beta": "beta", "n_tasks": "n_tasks"}),
+    (lambda: gw.make_ga_explorer(meta_iterations=50),
+     {"corrupt_frac": "ga_corrupt_frac", "alpha": "alpha", "beta": "beta"}),
+], ids=["playground", "gd-explorer", "maml-explorer", "ga-explorer"])
+def test_every_slider_offers_its_range_from_the_table(factory, table_names) -> None:
+    dashboard = factory()
+    sliders = {name: c for name, c in dashboard.controls.items()
+               if type(c).__name__.endswith("Slider")}
+    assert set(sliders) == set(table_names)  # no slider outside the table
+    for control, key in table_names.items():
+        assert_same_range(sliders[control], gw.RANGES[key], control)
+
+
+def test_the_rates_range_from_a_hundredth_to_a_hundred() -> None:
+    """The numbers the notebooks' text quotes (05: "tasks per batch (2 to 32)")."""
+    for name in ("alpha", "beta", "lr"):
+        assert (gw.RANGES[name].low, gw.RANGES[name].high, gw.RANGES[name].kind) == \
+            (0.01, 100.0, "log")
+    assert (gw.RANGES["n_tasks"].low, gw.RANGES["n_tasks"].high) == (2, 32)
+
+
+@pytest.mark.parametrize("name", list(gw.PLAYGROUND_SLIDERS))
+def test_make_playground_accepts_its_ranges_edges_and_nothing_beyond(name) -> None:
+    r = gw.RANGES[name]
+    for edge in (r.low, r.high):
+        pg = gw.make_playground(train=False, **{name: edge})
+        assert pg.controls[name].value == pytest.approx(edge)  # not clamped
+    below, above = (r.low / 10 ** r.step, r.high * 10 ** r.step) if r.kind == "log" else \
+        (r.low - r.step, r.high + r.step)
+    for outside in (below, above):
+        with pytest.raises(ValueError, match=rf"^{name} must be a number in \["):
+            gw.make_playground(train=False, **{name: outside})
+
+
+def test_one_table_change_moves_both_the_slider_and_the_validation(monkeypatch) -> None:
+    monkeypatch.setitem(gw.RANGES, "n_tasks", gw.SliderRange(2, 64))
+    pg = gw.make_playground(train=False, n_tasks=50)  # was out of range
+    assert (pg.controls["n_tasks"].max, pg.controls["n_tasks"].value) == (64, 50)
+    with pytest.raises(ValueError, match=r"n_tasks must be a number in \[2, 64\], got 65"):
+        gw.make_playground(train=False, n_tasks=65)
+    assert gw.make_maml_explorer(meta_iterations=50).controls["n_tasks"].max == 64
+
+
+@pytest.mark.parametrize("args, kwargs", [
+    ((1, 1), {}), ((2, 1), {}), ((0, 1), {"step": 0}), ((0.0, 1.0), {"kind": "exp"}),
+    ((0.0, 1.0), {"kind": "log"})])
+def test_slider_range_rejects_what_no_slider_can_show(args, kwargs) -> None:
+    with pytest.raises(ValueError):
+        gw.SliderRange(*args, **kwargs)
+
+
+def test_errors_have_their_own_colour(playground, monkeypatch) -> None:
+    monkeypatch.setitem(gh.COLORS, "ga", "#123456")  # GA-MAML's colour is not the error's
+    playground.say("all fine")
+    assert "color" not in playground.status.value
+    playground.say("broken", error=True)
+    assert playground.status.value == \
+        f'<span style="color: {gw.ERROR_COLOR}">⚠ broken</span>'
+    assert gw.ERROR_COLOR == "#D55E00"  # Okabe-Ito vermillion, as before
 
 
 def test_mean_task_weights(playground: gw.Playground) -> None:
@@ -431,8 +540,8 @@ def test_explorers_validate_their_arguments(factory) -> None:
 def test_live_plot_and_explorer_reject_what_they_cannot_call():
     plot = gw.LivePlot(name="bad-input")
     with pytest.raises(ValueError, match=r"\bdraw\b"):
-        plot.redraw("not a function")
+        plot.render("not a function")
     with pytest.raises(ValueError, match=r"\bupdate\b"):
-        gw.Explorer({"x": gw._int_slider("x", 1, 0, 2)}, None, name="bad-input")
+        gw.Explorer({"x": gw._slider("x", 1, gw.SliderRange(0, 2))}, None, name="bad-input")
     with pytest.raises(ValueError, match=r"\bcontrols\b"):
         gw.Explorer({}, lambda plot: (None, ""), name="bad-input")
