@@ -54,6 +54,9 @@ METHODS = ("maml", "ga", "reptile", "ga-reptile", "joint")
 REPTILE_METHODS = ("reptile", "ga-reptile")
 NORMALIZATIONS = ("paper", "book", "cosine")
 CORRUPTIONS = ("flip", "random", "outlier")
+FAMILIES = ("linear", "sine")  # the sigmoid unit's classification tasks; sine-wave regression
+ACTIVATIONS = ("relu", "tanh")
+OUTER_RULES = ("sgd", "adam")
 OUTLIER_ANGLE = 90.0  # degrees between an outlier task's direction and the shared one
 OUTLIER_SCALE = 3.0  # an outlier task's features are this many times larger
 
@@ -299,6 +302,56 @@ def sample_tasks(
     return _unstack(_draw_tasks(as_generator(rng), 1, family, u))[0]
 
 
+def _draw_sine_tasks(rng, n_batches: int, family: MetaConfig) -> TaskBatch:
+    """Draw ``n_batches`` meta-batches of sine-wave tasks, stacked like ``_draw_tasks``.
+
+    Task ``i`` is ``y = A_i sin(x - phi_i)`` with ``A_i`` uniform in ``family.amplitude``,
+    ``phi_i`` uniform in ``family.phase`` and x uniform in ``family.x_range``; ``true_theta``
+    holds ``(A_i, phi_i)``. Corrupted tasks: ``"flip"`` negates y (the wave shifted by pi),
+    ``"random"`` replaces y by noise of the family's scale, independent of x, and
+    ``"outlier"`` multiplies the amplitude by ``OUTLIER_SCALE`` (3). Unvalidated.
+    """
+    f = family
+    shape = (n_batches, f.n_tasks)
+    n_corrupt = round(f.corrupt_frac * f.n_tasks)
+    corrupted = _random_subset(rng, shape, n_corrupt)
+    amplitude = rng.uniform(*f.amplitude, size=shape)
+    phase = rng.uniform(*f.phase, size=shape)
+    x = rng.uniform(*f.x_range, size=(*shape, f.k_shot + f.k_query))
+    if n_corrupt and f.corruption == "outlier":
+        amplitude = np.where(corrupted, OUTLIER_SCALE * amplitude, amplitude)
+    y = amplitude[..., None] * np.sin(x - phase[..., None])
+    if n_corrupt and f.corruption == "flip":
+        y = np.where(corrupted[..., None], -y, y)
+    elif n_corrupt and f.corruption == "random":
+        scale = np.mean(f.amplitude) / math.sqrt(2)  # the typical size of a clean wave's y
+        y = np.where(corrupted[..., None], scale * rng.standard_normal(y.shape), y)
+    k = f.k_shot
+    x = x[..., None]  # one input feature
+    return TaskBatch(x[..., :k, :], y[..., :k], x[..., k:, :], y[..., k:], corrupted,
+                     np.stack([amplitude, phase], axis=-1), np.zeros(shape, bool))
+
+
+def sample_sine_tasks(n_tasks: int, k_shot: int, *, k_query: int | None = None,
+                      amplitude: tuple[float, float] = (0.1, 5.0),
+                      phase: tuple[float, float] = (0.0, math.pi),
+                      x_range: tuple[float, float] = (-5.0, 5.0), corrupt_frac: float = 0.0,
+                      corruption: str = "flip", rng=None) -> TaskBatch:
+    """Sample sine-wave regression tasks, ``y = A sin(x - phi)`` (notebook 06).
+
+    Finn et al.'s family: amplitude ``A`` uniform in ``amplitude``, phase uniform in
+    ``phase``, inputs uniform in ``x_range``. Returns a TaskBatch with ``x (T, k, 1)``,
+    ``y (T, k)`` and ``true_theta (T, 2)`` holding each task's ``(A, phi)``. Corrupted tasks
+    (``round(corrupt_frac * T)`` of them): ``"flip"`` negates y, ``"random"`` replaces y by
+    noise independent of x, ``"outlier"`` triples the amplitude.
+    """
+    family = MetaConfig(family="sine", n_tasks=n_tasks, k_shot=k_shot,
+                        k_query=k_shot if k_query is None else k_query, amplitude=amplitude,
+                        phase=phase, x_range=x_range, corrupt_frac=corrupt_frac,
+                        corruption=corruption)
+    return _unstack(_draw_sine_tasks(as_generator(rng), 1, family))[0]
+
+
 def _unit_direction(direction, n_features: int) -> np.ndarray:
     if direction is None:
         return default_direction(n_features)
@@ -477,6 +530,281 @@ class LogisticUnit:
         return checked
 
 
+class MLP:
+    """A fully connected network ``d_in -> hidden ... -> 1`` with squared-error loss.
+
+    ``sizes`` lists the width of every layer, input first and output (1) last: the default
+    ``(1, 40, 40, 1)`` is the sinusoid network of the MAML paper. Each hidden layer computes
+    ``h = act(h_prev @ W + b)`` with ``act`` "relu" or "tanh"; the output layer is linear.
+
+    The model offers the interface the meta-learning code uses (see ``LogisticUnit``) on a flat
+    parameter vector ``theta (P,)`` (shared by all tasks) or ``(T, P)`` (one per task), with
+    data ``x (T, k, d_in)``, ``y (T, k)`` or, for one task, ``x (k, d_in)``, ``y (k,)``.
+    The loss of a task is the mean squared error ``mean_j (f(x_j) - y_j)^2``; ``score`` reports
+    the same number.
+
+    Everything is computed by hand, batched over tasks with ``np.matmul`` (a loop over layers,
+    never over tasks or points):
+
+    * ``_forward``: the pre-activations ``z`` of every layer and the layer inputs ``a``;
+    * ``_backward``: backpropagation, the gradient ``dL/dtheta``;
+    * ``_r_forward`` and ``_r_backward``: Pearlmutter's R-operator, the directional derivative
+      ``R{.} = d/dt (.)(theta + t v) at t = 0`` of every forward and backward quantity; the
+      R-derivative of the gradient is the Hessian-vector product ``H v``.
+    """
+
+    score_name = "mse"
+
+    def __init__(self, sizes=(1, 40, 40, 1), activation: str = "relu"):
+        self.sizes = _check_sizes(sizes)
+        self.activation = _check_choice("activation", activation, ACTIVATIONS)
+        # (start, stop, shape) of each parameter array in theta: W1, b1, W2, b2, ...
+        self._layout = []
+        start = 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
+            for shape in ((n_in, n_out), (n_out,)):
+                stop = start + math.prod(shape)
+                self._layout.append((start, stop, shape))
+                start = stop
+
+    def __repr__(self) -> str:
+        return f"MLP(sizes={self.sizes}, activation={self.activation!r})"
+
+    @property
+    def n_params(self) -> int:
+        return self._layout[-1][1]
+
+    # -- parameters ---------------------------------------------------------------------------
+
+    def unflatten(self, theta: np.ndarray) -> list[np.ndarray]:
+        """``[W1, b1, W2, b2, ...]`` from theta (P,) or (T, P).
+
+        Shapes: W (n_in, n_out) and b (n_out,), with a leading T axis for theta (T, P). The
+        arrays are views into theta (no copy): writing to them changes theta.
+        """
+        lead = theta.shape[:-1]
+        return [theta[..., start:stop].reshape(*lead, *shape) for start, stop, shape in
+                self._layout]
+
+    def flatten(self, params: list[np.ndarray]) -> np.ndarray:
+        """The inverse of ``unflatten``: ``[W1, b1, ...]`` -> theta (P,) or (T, P)."""
+        lead = params[1].shape[:-1]  # b1 (..., n_out): the leading (task) axes
+        return np.concatenate([p.reshape(*lead, -1) for p in params], axis=-1)
+
+    def init(self, rng=None) -> np.ndarray:
+        """A random theta (P,): uniform weights with the variance that keeps signals of order
+        one from layer to layer, biases 0.
+
+        ReLU (He): ``W ~ U(-r, r)``, ``r = sqrt(6 / n_in)``, so ``Var W = 2 / n_in`` (ReLU zeroes
+        half of its inputs, the factor 2 makes up for it). Tanh (Glorot):
+        ``r = sqrt(6 / (n_in + n_out))``, ``Var W = 2 / (n_in + n_out)``. The same rule for the
+        linear output layer. Zero biases, as in the MAML paper's code: the meta-gradient
+        moves them (and the ReLU kinks with them) from the first step on. Both rules assume
+        inputs of variance about 1; sine inputs ``x ~ U(-5, 5)`` (variance 8.3) make a fresh
+        ReLU net's outputs about 3 times larger (tanh saturates instead).
+        """
+        rng = as_generator(rng)
+        params = []
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
+            variance = 2.0 / n_in if self.activation == "relu" else 2.0 / (n_in + n_out)
+            limit = math.sqrt(3.0 * variance)  # U(-r, r) has variance r^2 / 3
+            params += [rng.uniform(-limit, limit, (n_in, n_out)), np.zeros(n_out)]
+        return self.flatten(params)
+
+    # -- forward pass: prediction and loss ----------------------------------------------------
+
+    def _act(self, z: np.ndarray) -> np.ndarray:
+        return np.maximum(z, 0.0) if self.activation == "relu" else np.tanh(z)
+
+    def _act_slopes(self, z: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """First and second derivatives of the activation at z, given a = act(z).
+
+        ReLU: ``1[z > 0]`` and 0 (returned as None, so the term is skipped);
+        tanh: ``1 - a^2`` and ``-2 a (1 - a^2)``.
+        """
+        if self.activation == "relu":
+            return (z > 0).astype(z.dtype), None
+        slope = 1.0 - a * a
+        return slope, -2.0 * a * slope
+
+    def _forward(self, params, x):
+        """Inputs ``a`` of every layer (``a[0] = x``) and pre-activations ``z`` of every layer.
+
+        x (T, k, d_in) or (k, d_in); W (n_in, n_out) shared or (T, n_in, n_out) per task.
+        ``z[l] = a[l] @ W + b`` has shape (T, k, n_out); ``a[l + 1] = act(z[l])``; the
+        prediction is ``z[-1][..., 0]`` (the output layer is linear).
+        """
+        Ws, bs = params[0::2], params[1::2]
+        a, z = [x], []
+        for layer in range(len(Ws)):
+            z.append(a[layer] @ Ws[layer] + bs[layer][..., None, :])  # b -> (..., 1, n_out)
+            if layer < len(Ws) - 1:  # hidden layers only: the output stays linear
+                a.append(self._act(z[layer]))
+        return a, z
+
+    def predict(self, theta, x) -> np.ndarray:
+        """The network's output per point: x (T, k, d_in) -> (T, k), x (k, d_in) -> (k,)."""
+        _, z = self._forward(self.unflatten(theta), x)
+        return z[-1][..., 0]
+
+    def loss(self, theta, x, y):
+        """Mean squared error per task: (T,) (a scalar for unbatched x)."""
+        residual = self.predict(theta, x) - y
+        return np.mean(residual * residual, axis=-1)
+
+    def score(self, theta, x, y):
+        return self.loss(theta, x, y)
+
+    # -- backward pass: the gradient ----------------------------------------------------------
+
+    def _empty(self, lead: tuple[int, ...]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """An uninitialised flat array (*lead, P) and its views ``[W1, b1, ...]``: the backward
+        passes write each layer's result straight into it (no concatenation afterwards)."""
+        flat = np.empty((*lead, self.n_params))
+        return flat, self.unflatten(flat)
+
+    def _backward(self, params, a, slopes, residual):
+        """Backpropagation: ``delta`` (dL/dz of every layer) and the gradient (T, P).
+
+        With ``L = mean_j r_j^2``, ``r = f - y``: ``dL/df = 2 r / k``. Going down, for the
+        layer ``z = a @ W + b``: ``dL/dW = a^T delta`` (summed over the k points by the
+        matmul), ``dL/db = sum_j delta``, and ``delta_below = (delta @ W^T) * act'(z_below)``.
+        """
+        Ws = params[0::2]
+        delta = [None] * len(Ws)
+        delta[-1] = (2.0 / residual.shape[-1]) * residual[..., None]  # (T, k, 1)
+        grad, g = self._empty(delta[-1].shape[:-2])
+        gWs, gbs = g[0::2], g[1::2]
+        for layer in reversed(range(len(Ws))):
+            np.matmul(_transpose(a[layer]), delta[layer], out=gWs[layer])  # (T, n_in, n_out)
+            np.sum(delta[layer], axis=-2, out=gbs[layer])  # (T, n_out)
+            if layer > 0:
+                slope = slopes[layer - 1][0]
+                delta[layer - 1] = (delta[layer] @ _transpose(Ws[layer])) * slope
+        return delta, grad
+
+    def _forward_backward(self, theta, x, y):
+        """One forward and one backward pass; returns what ``grad_and_hvp`` keeps: parameters,
+        layer inputs, activation slopes, residuals (T, k), deltas and the gradient (T, P)."""
+        params = self.unflatten(theta)
+        a, z = self._forward(params, x)
+        slopes = [self._act_slopes(zl, al) for zl, al in zip(z[:-1], a[1:], strict=True)]
+        residual = z[-1][..., 0] - y
+        delta, grad = self._backward(params, a, slopes, residual)
+        return params, a, slopes, residual, delta, grad
+
+    def grad(self, theta, x, y):
+        """dL/dtheta per task: (T, P) (or (P,) for a shared theta and unbatched x)."""
+        return self._forward_backward(theta, x, y)[-1]
+
+    def loss_and_grad(self, theta, x, y):
+        *_, residual, _, grad = self._forward_backward(theta, x, y)
+        return np.mean(residual * residual, axis=-1), grad
+
+    # -- R-operator: the Hessian-vector product -----------------------------------------------
+
+    def _r_forward(self, params, vparams, a, slopes):
+        """``R{z}`` and ``R{a}`` of every layer along v = ``[V1, c1, V2, c2, ...]``.
+
+        From ``z = a @ W + b`` and ``a_next = act(z)``:
+        ``R{z} = R{a} @ W + a @ V + c`` and ``R{a_next} = act'(z) * R{z}``. The input does not
+        depend on theta, ``R{x} = 0``: ``ra[0]`` is None (a zero we never form).
+        """
+        Ws, Vs, cs = params[0::2], vparams[0::2], vparams[1::2]
+        rz, ra = [], [None]
+        for layer in range(len(Ws)):
+            rz.append(a[layer] @ Vs[layer] + cs[layer][..., None, :])
+            if ra[layer] is not None:
+                rz[layer] += ra[layer] @ Ws[layer]
+            if layer < len(slopes):  # hidden layers only
+                ra.append(slopes[layer][0] * rz[layer])
+        return rz, ra
+
+    def _r_backward(self, params, vparams, a, slopes, delta, rz, ra):
+        """``R{grad}`` = H v: the R-derivative of every line of ``_backward``, product rule.
+
+        ``R{delta_out} = 2 R{f} / k``; ``R{dL/dW} = a^T R{delta} + R{a}^T delta``;
+        ``R{dL/db} = sum_j R{delta}``; and for ``delta_below = (delta @ W^T) * act'(z_below)``:
+        ``R{delta_below} = (R{delta} @ W^T + delta @ V^T) * act'(z_below)
+        + (delta @ W^T) * act''(z_below) * R{z_below}`` (the last term is 0 for ReLU).
+        """
+        Ws, Vs = params[0::2], vparams[0::2]
+        r_delta = (2.0 / delta[-1].shape[-2]) * rz[-1]  # (T, k, 1)
+        hv, h = self._empty(r_delta.shape[:-2])
+        hWs, hbs = h[0::2], h[1::2]
+        for layer in reversed(range(len(Ws))):
+            np.matmul(_transpose(a[layer]), r_delta, out=hWs[layer])  # (T, n_in, n_out)
+            if ra[layer] is not None:  # R{x} = 0: no second term in the first layer
+                hWs[layer] += _transpose(ra[layer]) @ delta[layer]
+            np.sum(r_delta, axis=-2, out=hbs[layer])  # (T, n_out)
+            if layer > 0:
+                slope, curve = slopes[layer - 1]
+                r_back = r_delta @ _transpose(Ws[layer]) + delta[layer] @ _transpose(Vs[layer])
+                r_delta = r_back * slope
+                if curve is not None:  # tanh: act'' != 0
+                    r_delta += (delta[layer] @ _transpose(Ws[layer])) * curve * rz[layer - 1]
+        return hv
+
+    def grad_and_hvp(self, theta, x, y):
+        """The gradient (T, P) and ``hvp(v) -> H v`` at this theta, for v (T, P) (or (P,)).
+
+        One forward and one backward pass now; each ``hvp`` call then runs one R-forward and
+        one R-backward pass on the stored activations, about the cost of two gradients.
+        """
+        params, a, slopes, _, delta, grad = self._forward_backward(theta, x, y)
+
+        def hvp(v):
+            vparams = self.unflatten(np.asarray(v, dtype=float))
+            rz, ra = self._r_forward(params, vparams, a, slopes)
+            return self._r_backward(params, vparams, a, slopes, delta, rz, ra)
+
+        return grad, hvp
+
+    # -- input checks -------------------------------------------------------------------------
+
+    def check_inputs(self, theta, x, y=None, names=("theta", "x", "y")):
+        """Validate ``theta (P,) | (T, P)``, ``x (k, d_in) | (T, k, d_in)``, ``y (k,) | (T, k)``.
+
+        Returns the arrays as floats: (theta, x) or (theta, x, y). ``names`` are the caller's
+        argument names, used in the error messages.
+        """
+        tn, xn, yn = names
+        theta = _check_array(tn, theta, (1, 2))
+        x = _check_array(xn, x, (2, 3))
+        if theta.shape[-1] != self.n_params:
+            raise ValueError(f"{tn} has {theta.shape[-1]} parameters but the model has "
+                             f"{self.n_params}")
+        if x.shape[-1] != self.sizes[0]:
+            raise ValueError(f"{xn} has {x.shape[-1]} input features but the model takes "
+                             f"{self.sizes[0]}")
+        if theta.ndim == 2 and (x.ndim != 3 or x.shape[0] != theta.shape[0]):
+            raise ValueError(f"{tn} of shape {theta.shape} needs {xn} of shape (T, k, d_in) "
+                             f"with T={theta.shape[0]}, got {xn} of shape {x.shape}")
+        if y is None:
+            return theta, x
+        y = _check_array(yn, y, (1, 2))
+        if y.shape != x.shape[:-1]:
+            raise ValueError(f"{yn} must have shape {x.shape[:-1]} to match {xn}, got {y.shape}")
+        return theta, x, y
+
+
+def _transpose(m: np.ndarray) -> np.ndarray:
+    """Swap the last two axes (a view): (..., i, j) -> (..., j, i)."""
+    return np.swapaxes(m, -1, -2)
+
+
+def _check_sizes(sizes) -> tuple[int, ...]:
+    """``sizes`` as a tuple: at least two positive integers, the last one 1 (one output)."""
+    ok = isinstance(sizes, (tuple, list)) and len(sizes) >= 2 and all(
+        isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in sizes)
+    if not ok:
+        raise ValueError(f"sizes must be a tuple of at least 2 positive integers (input, "
+                         f"hidden..., output), got {sizes!r}")
+    if sizes[-1] != 1:
+        raise ValueError(f"sizes must end with 1 (one output per point), got {sizes!r}")
+    return tuple(int(n) for n in sizes)
+
+
 def init_theta(n_features: int, *, rng=None) -> np.ndarray:
     """A random starting point for the sigmoid unit, ``theta ~ N(0, I / d)`` of shape (d,)."""
     return LogisticUnit(n_features).init(rng)
@@ -484,6 +812,13 @@ def init_theta(n_features: int, *, rng=None) -> np.ndarray:
 
 MODEL_METHODS = ("init", "loss", "grad", "loss_and_grad", "grad_and_hvp", "score",
                  "check_inputs")  # and the attribute n_params
+
+
+def make_model(config: MetaConfig):
+    """The model of a run: the sigmoid unit (linear family) or the MLP (sine family)."""
+    if config.family == "sine":
+        return MLP(sizes=(1, *config.hidden, 1), activation=config.activation)
+    return LogisticUnit(config.n_features)
 
 
 def _resolve_model(model, n_features: int):
@@ -640,8 +975,9 @@ def _task_weights(method, theta, adapted, normalization):
 
 
 def _step(model, theta, batch: TaskBatch, c: MetaConfig):
-    """One unvalidated meta-step with ``c``'s rule: new theta (P,), weights (T,), and the mean
-    query loss after adaptation, measured at the theta the step starts from."""
+    """One unvalidated meta-step with ``c``'s rule: the outer step direction (P,) (plain SGD
+    moves ``theta - beta * direction``), the weights (T,), and the mean query loss after
+    adaptation, measured at the theta the step starts from."""
     xs, ys, xq, yq = batch.x_support, batch.y_support, batch.x_query, batch.y_query
     if c.method == "joint":  # no inner loop: fit every task's points with one theta
         grads = model.grad(theta, np.concatenate([xs, xq], axis=-2),
@@ -656,7 +992,28 @@ def _step(model, theta, batch: TaskBatch, c: MetaConfig):
         adapted, grads, loss = _meta_gradients(model, theta, xs, ys, xq, yq, c.alpha,
                                                c.inner_steps, c.first_order)
     weights = _task_weights(c.method, theta, adapted, c.normalization)
-    return theta - c.beta * (weights @ grads), weights, loss
+    return weights @ grads, weights, loss
+
+
+class Adam:
+    """Adam (Kingma and Ba, 2015) as an outer update, for the MLP of notebook 06.
+
+    ``step(theta, g)`` returns ``theta - beta * m_hat / (sqrt(v_hat) + eps)``, with ``m`` and
+    ``v`` running means of the step direction ``g`` and of its square, bias-corrected.
+    """
+
+    def __init__(self, beta: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
+        self.beta, self.b1, self.b2, self.eps = beta, b1, b2, eps
+        self.m = self.v = 0.0
+        self.t = 0
+
+    def step(self, theta: np.ndarray, g: np.ndarray) -> np.ndarray:
+        self.t += 1
+        self.m = self.b1 * self.m + (1 - self.b1) * g
+        self.v = self.b2 * self.v + (1 - self.b2) * g * g
+        m_hat = self.m / (1 - self.b1 ** self.t)
+        v_hat = self.v / (1 - self.b2 ** self.t)
+        return theta - self.beta * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
 def _validated_batch(model, theta, batch):
@@ -694,8 +1051,8 @@ def meta_step(theta, batch: TaskBatch, *, alpha: float, beta: float, method: str
     model, theta = _validated_batch(model, theta, batch)
     rule = MetaConfig(method=method, alpha=alpha, beta=beta, inner_steps=inner_steps,
                       first_order=first_order, normalization=normalization)  # validates them
-    new_theta, weights, _ = _step(model, theta, batch, rule)
-    return new_theta, weights
+    direction, weights, _ = _step(model, theta, batch, rule)
+    return theta - rule.beta * direction, weights
 
 
 @dataclass
@@ -759,9 +1116,29 @@ class MetaConfig:
     minority_angle: float = 120.0  # degrees between the majority and minority directions
     eval_every: int = 100  # held-out evaluation interval, in meta-iterations
     eval_tasks: int = 100  # fixed held-out tasks (clean, fresh, majority direction)
+    outer: str = "sgd"  # the outer update: "sgd" (theta - beta * step) or "adam"
+    # The task family: "linear" (the sigmoid unit's tasks, n_features...) or "sine" (notebook
+    # 06: sine waves, fitted by an MLP with the hidden layers and activation below).
+    family: str = "linear"
+    amplitude: tuple = (0.1, 5.0)  # sine: amplitude range
+    phase: tuple = (0.0, math.pi)  # sine: phase range
+    x_range: tuple = (-5.0, 5.0)  # sine: input range
+    hidden: tuple = (40, 40)  # sine: hidden layer sizes of the MLP
+    activation: str = "relu"  # sine: "relu" or "tanh"
 
     def __post_init__(self) -> None:
         _check_choice("method", self.method, METHODS)
+        _check_choice("family", self.family, FAMILIES)
+        _check_choice("outer", self.outer, OUTER_RULES)
+        _check_choice("activation", self.activation, ACTIVATIONS)
+        for name in ("amplitude", "phase", "x_range"):
+            _check_range(name, getattr(self, name))
+        if self.amplitude[0] < 0:
+            raise ValueError(f"amplitude must be >= 0, got {self.amplitude!r}")
+        if not isinstance(self.hidden, tuple) or not self.hidden \
+                or not all(_is_int(h) and h >= 1 for h in self.hidden):
+            raise ValueError(f"hidden must be a non-empty tuple of positive integers, got "
+                             f"{self.hidden!r}")
         _check_choice("normalization", self.normalization, NORMALIZATIONS)
         _check_choice("corruption", self.corruption, CORRUPTIONS)
         _check_outlier_features(self.corruption, self.n_features)
@@ -817,6 +1194,10 @@ def make_eval_tasks(config: MetaConfig) -> TaskBatch:
     """The fixed held-out tasks of a run: clean, fresh, the same for every method at one seed."""
     if not isinstance(config, MetaConfig):
         raise ValueError(f"config must be a MetaConfig, got {type(config).__name__}")
+    if config.family == "sine":
+        return sample_sine_tasks(config.eval_tasks, config.k_shot, k_query=config.k_query,
+                                 amplitude=config.amplitude, phase=config.phase,
+                                 x_range=config.x_range, rng=seed_streams(config.seed).eval)
     return sample_tasks(config.eval_tasks, config.k_shot, k_query=config.k_query,
                         n_features=config.n_features, spread=config.spread,
                         rng=seed_streams(config.seed).eval)
@@ -841,7 +1222,7 @@ def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | No
     if callback is not None and not callable(callback):
         raise ValueError("callback must be callable or None")
     c = config
-    model = _resolve_model(model, c.n_features)
+    model = make_model(c) if model is None else _resolve_model(model, c.n_features)
     streams = seed_streams(c.seed)
     theta = (model.init(streams.init) if theta0 is None
              else _check_array("theta0", theta0, (1,)).copy())
@@ -857,16 +1238,20 @@ def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | No
         eval_iterations=eval_iterations, eval_accuracy=np.full(len(eval_iterations), np.nan),
         eval_loss=np.full(len(eval_iterations), np.nan), theta=theta, theta_init=theta.copy())
     direction = default_direction(c.n_features)
+    adam = Adam(c.beta) if c.outer == "adam" else None
     start, n_eval, iteration = time.perf_counter(), 0, 0
     try:
         with np.errstate(over="raise", invalid="raise", divide="raise"):
             for first in range(0, last, CHUNK):
-                stack = _draw_tasks(streams.train, min(CHUNK, last - first), c, direction)
+                n = min(CHUNK, last - first)
+                stack = (_draw_sine_tasks(streams.train, n, c) if c.family == "sine"
+                         else _draw_tasks(streams.train, n, c, direction))
                 history.corrupted[first:first + len(stack.corrupted)] = stack.corrupted
                 history.minority[first:first + len(stack.minority)] = stack.minority
                 for iteration, batch in enumerate(_unstack(stack), start=first):
-                    theta, history.weights[iteration], history.query_loss[iteration] = _step(
+                    step, history.weights[iteration], history.query_loss[iteration] = _step(
                         model, theta, batch, c)
+                    theta = adam.step(theta, step) if adam else theta - c.beta * step
                     history.theta, history.iterations_done = theta, iteration + 1
                     if iteration + 1 == eval_iterations[n_eval]:
                         ev = _evaluate(model, theta, evals, c.alpha, c.inner_steps)
@@ -1026,6 +1411,20 @@ def _check_positive(name: str, value: float) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
+
+
+def _is_int(value) -> bool:
+    """True for a Python or numpy integer, False for a bool or anything else."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _check_range(name: str, value) -> tuple[float, float]:
+    """Return ``value`` as a (low, high) pair of finite numbers with low <= high."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(map(_is_real, value)) \
+            or not all(map(math.isfinite, value)) or value[0] > value[1]:
+        raise ValueError(f"{name} must be a (low, high) pair of finite numbers with low <= high,"
+                         f" got {value!r}")
+    return float(value[0]), float(value[1])
 
 
 def _check_int(name: str, value: int, minimum: int = 1) -> int:

@@ -267,7 +267,8 @@ def maths_only(config: gh.MetaConfig, theta0: np.ndarray,
     """The vectorised maths alone: ``gh._step`` on pre-drawn meta-batches."""
     model, theta = gh.LogisticUnit(config.n_features), theta0
     for batch in batches:
-        theta, _, _ = gh._step(model, theta, batch, config)
+        step, _, _ = gh._step(model, theta, batch, config)
+        theta = theta - config.beta * step
     return theta
 
 
