@@ -3,9 +3,11 @@
 This module is the course's appendix. It reads top to bottom in the order the course
 teaches, and every public function names the notebook section that builds it in the open:
 
-1. Data (notebook 01): the book's sampler, a task family with structure, corrupted tasks.
+1. Data (notebook 01): the book's sampler, a task family with structure, corrupted tasks;
+   and sine-wave regression tasks (Finn et al.'s family).
 2. Model (notebook 02): one sigmoid unit, binary cross-entropy, its gradient and Hessian, and
-   ``LogisticUnit``, the model object the meta-learning code works with.
+   ``LogisticUnit``, the model object the meta-learning code works with; ``MLP``, a small
+   network with hand-written backpropagation and Hessian-vector products, the second model.
 3. Meta-learning (notebooks 03 and 04): the inner loop, the exact MAML meta-gradient through
    every inner step, gradient-agreement weights, the MAML / GA / Reptile outer rules, training.
 4. Plots (notebooks 03-05): every function draws on a given Axes, from a ``History``.
@@ -1057,7 +1059,11 @@ def meta_step(theta, batch: TaskBatch, *, alpha: float, beta: float, method: str
 
 @dataclass
 class Evaluation:
-    """Per-task query loss and accuracy before and after adaptation, each of shape (T,)."""
+    """Per-task query loss and score before and after adaptation, each of shape (T,).
+
+    The score is ``model.score``: accuracy for the sigmoid unit; for the MLP
+    (``score_name == "mse"``) it is the mean squared error again, the same as the loss.
+    """
 
     loss_before: np.ndarray
     accuracy_before: np.ndarray

@@ -130,3 +130,14 @@ def test_script_smoke_run_prints_ratio(capsys):
 def test_script_rejects_bad_arguments():
     with pytest.raises(SystemExit):
         bench.parse_args(["--iterations", "0"])
+
+
+@pytest.mark.parametrize("method", ["ga", "maml"])
+def test_mlp_loop_step_equals_the_batched_step(method):
+    config = gh.MetaConfig(**{**bench.MLP_CONFIG, "method": method, "hidden": (6, 5),
+                              "inner_steps": 3})
+    model = gh.make_model(config)
+    theta = model.init(1)
+    batch = gh.sample_sine_tasks(config.n_tasks, config.k_shot, k_query=config.k_query, rng=2)
+    np.testing.assert_allclose(bench.mlp_step_loop(model, theta, batch, config),
+                               gh._step(model, theta, batch, config)[0], rtol=1e-10, atol=1e-12)
