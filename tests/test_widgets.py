@@ -545,3 +545,45 @@ def test_live_plot_and_explorer_reject_what_they_cannot_call():
         gw.Explorer({"x": gw._slider("x", 1, gw.SliderRange(0, 2))}, None, name="bad-input")
     with pytest.raises(ValueError, match=r"\bcontrols\b"):
         gw.Explorer({}, lambda plot: (None, ""), name="bad-input")
+
+
+# --- the sine explorer -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sine_thetas():
+    model = gh.MLP(sizes=(1, 8, 8, 1), activation="tanh")
+    config = gh.MetaConfig(family="sine", method="maml", alpha=0.01, beta=0.01, outer="adam",
+                           n_tasks=4, meta_iterations=60, eval_every=60, eval_tasks=4,
+                           hidden=(8, 8), activation="tanh", seed=2)
+    trained = gh.meta_train(config).theta
+    return model, {"joint": model.init(0), "maml": trained}
+
+
+def test_sine_explorer_draws_every_method_and_follows_its_controls(sine_thetas):
+    model, thetas = sine_thetas
+    explorer = gw.make_sine_explorer(thetas, model)
+    assert sorted(explorer.result) == ["joint", "maml"]
+    assert all(len(curve) == 2 for curve in explorer.result.values())  # 0 and 1 step
+    renders = explorer.plot.renders
+    explorer.controls["steps"].value = 5
+    assert explorer.plot.renders == renders + 1
+    assert all(len(curve) == 6 for curve in explorer.result.values())
+    explorer.controls["method"].value = "maml"
+    assert list(explorer.result) == ["maml"]
+    # the curve starts at the MSE of the unadapted model on the whole wave
+    grid = np.linspace(-5.0, 5.0, 200)
+    amplitude, phase = explorer.controls["amplitude"].value, explorer.controls["phase"].value
+    truth = amplitude * np.sin(grid - phase)
+    expected = float(model.loss(thetas["maml"], grid[:, None], truth))
+    np.testing.assert_allclose(explorer.result["maml"][0], expected, rtol=1e-12)
+    assert "MSE on the whole wave after 5 step(s)" in explorer.status.value
+
+
+@pytest.mark.parametrize("thetas, match", [({}, "thetas"), ({"maml": np.zeros(3)}, "thetas")])
+def test_sine_explorer_rejects_bad_parameters(sine_thetas, thetas, match):
+    model, _ = sine_thetas
+    with pytest.raises(ValueError, match=match):
+        gw.make_sine_explorer(thetas, model)
+    with pytest.raises(ValueError, match="alpha"):
+        gw.make_sine_explorer(sine_thetas[1], model, alpha=0.0)
