@@ -525,10 +525,9 @@ class LogisticUnit:
         return np.mean((_logits(theta, x) >= 0) == (y >= 0.5), axis=-1)
 
     def check_inputs(self, theta, x, y=None, names=("theta", "x", "y")):
-        checked = _check_model_inputs(theta, x, y, names)
-        if checked[0].shape[-1] != self.n_features:
-            raise ValueError(f"{names[0]} has {checked[0].shape[-1]} parameters but the model "
-                             f"has {self.n_features}")
+        checked = _check_task_data(theta, x, y, names, n_params=self.n_features)
+        if len(checked) == 3 and np.any((checked[2] < 0) | (checked[2] > 1)):
+            raise ValueError(f"{names[2]} must hold labels in [0, 1]")
         return checked
 
 
@@ -770,24 +769,8 @@ class MLP:
         Returns the arrays as floats: (theta, x) or (theta, x, y). ``names`` are the caller's
         argument names, used in the error messages.
         """
-        tn, xn, yn = names
-        theta = _check_array(tn, theta, (1, 2))
-        x = _check_array(xn, x, (2, 3))
-        if theta.shape[-1] != self.n_params:
-            raise ValueError(f"{tn} has {theta.shape[-1]} parameters but the model has "
-                             f"{self.n_params}")
-        if x.shape[-1] != self.sizes[0]:
-            raise ValueError(f"{xn} has {x.shape[-1]} input features but the model takes "
-                             f"{self.sizes[0]}")
-        if theta.ndim == 2 and (x.ndim != 3 or x.shape[0] != theta.shape[0]):
-            raise ValueError(f"{tn} of shape {theta.shape} needs {xn} of shape (T, k, d_in) "
-                             f"with T={theta.shape[0]}, got {xn} of shape {x.shape}")
-        if y is None:
-            return theta, x
-        y = _check_array(yn, y, (1, 2))
-        if y.shape != x.shape[:-1]:
-            raise ValueError(f"{yn} must have shape {x.shape[:-1]} to match {xn}, got {y.shape}")
-        return theta, x, y
+        return _check_task_data(theta, x, y, names, n_params=self.n_params,
+                                n_inputs=self.sizes[0])
 
 
 def _transpose(m: np.ndarray) -> np.ndarray:
@@ -1484,16 +1467,24 @@ def _check_array(name: str, value, ndims: tuple[int, ...]) -> np.ndarray:
     return arr
 
 
-def _check_model_inputs(theta, x, y=None, names=("theta", "x", "y")):
-    """Validate ``theta (d,) | (T, d)``, ``x (k, d) | (T, k, d)``, ``y (k,) | (T, k)``.
+def _check_task_data(theta, x, y=None, names=("theta", "x", "y"), *, n_params=None,
+                     n_inputs=None):
+    """Validate ``theta (P,) | (T, P)``, ``x (k, d) | (T, k, d)``, ``y (k,) | (T, k)``.
 
-    ``names`` are the caller's argument names, used in the error messages.
+    ``n_params`` (P) and ``n_inputs`` (d) are the model's, if given; without ``n_inputs``, x
+    must have as many features as theta has parameters (the sigmoid unit). ``names`` are the
+    caller's argument names, used in the error messages. Returns (theta, x) or (theta, x, y).
     """
     tn, xn, yn = names
     theta = _check_array(tn, theta, (1, 2))
     x = _check_array(xn, x, (2, 3))
-    if x.shape[-1] != theta.shape[-1]:
+    if n_params is not None and theta.shape[-1] != n_params:
+        raise ValueError(f"{tn} has {theta.shape[-1]} parameters but the model has {n_params}")
+    if n_inputs is None and x.shape[-1] != theta.shape[-1]:
         raise ValueError(f"{xn} has {x.shape[-1]} features but {tn} has {theta.shape[-1]}")
+    if n_inputs is not None and x.shape[-1] != n_inputs:
+        raise ValueError(f"{xn} has {x.shape[-1]} input features but the model takes "
+                         f"{n_inputs}")
     if theta.ndim == 2 and (x.ndim != 3 or x.shape[0] != theta.shape[0]):
         raise ValueError(f"{tn} of shape {theta.shape} needs {xn} of shape (T, k, d) with "
                          f"T={theta.shape[0]}, got {xn} of shape {x.shape}")
@@ -1502,9 +1493,13 @@ def _check_model_inputs(theta, x, y=None, names=("theta", "x", "y")):
     y = _check_array(yn, y, (1, 2))
     if y.shape != x.shape[:-1]:
         raise ValueError(f"{yn} must have shape {x.shape[:-1]} to match {xn}, got {y.shape}")
-    if np.any((y < 0) | (y > 1)):
-        raise ValueError(f"{yn} must hold labels in [0, 1]")
     return theta, x, y
+
+
+def _check_model_inputs(theta, x, y=None, names=("theta", "x", "y")):
+    """The sigmoid unit's inputs: d features, d parameters, labels in [0, 1]."""
+    theta = _check_array(names[0], theta, (1, 2))
+    return LogisticUnit(theta.shape[-1]).check_inputs(theta, x, y, names)
 
 
 def _check_outlier_features(corruption: str, n_features: int) -> None:
