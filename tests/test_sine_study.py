@@ -1,0 +1,375 @@
+"""Tests of benchmarks/sine_study.py: its tuning rule (with a stand-in for the worker pool), its
+paired differences and headroom on synthetic numbers, its adaptation curve against
+``gh.adapt_and_evaluate``, and a ``--quick`` run, twice (in the pool and in-process): every
+file is written, the saved parameters rebuild theta, and the two runs give identical files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gamaml_helpers as gh
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import sine_study as study  # noqa: E402
+
+# ---------------------------------------------------------------------------------------------
+# Design, grids and command line
+# ---------------------------------------------------------------------------------------------
+
+
+def test_statistics_are_ga_vs_maml_s_own():
+    for name in ("mean_ci", "paired_difference", "extend", "position", "write_csv"):
+        assert getattr(study, name).__module__ == "ga_vs_maml", name
+
+
+def test_grids_are_round_log_grids():
+    assert [study.outer_lr(k) for k in (-2, -1, 0, 1, 2)] == [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
+    assert [study.inner_lr(j) for j in (-1, 0, 1)] == [0.003, 0.01, 0.03]
+
+
+def test_design_is_the_briefs():
+    by_name = {e.name: e for e in study.EXPERIMENTS}
+    finn, paper, corrupted = by_name["finn"], by_name["ga-paper"], by_name["corrupted"]
+    assert finn.sizes == (1, 40, 40, 1) and finn.phase == (0.0, math.pi)
+    assert (finn.inner_steps, finn.alpha, finn.beta, finn.tuning) == (1, 0.01, 1e-3, "fixed")
+    assert set(finn.methods) == {"joint", "maml", "fomaml", "reptile"}
+    assert paper.sizes == (1, 64, 64, 1) and paper.phase == (0.0, 2 * math.pi)
+    assert paper.inner_steps == paper.protocol_steps == 5 and paper.k_shot == 10
+    assert dict(paper.paper) == {"reptile": 0.13, "ga-reptile": 0.08}
+    assert corrupted.corrupt_frac == 0.3 and corrupted.clean_reference == "ga-paper"
+    assert study.METHODS["ga-reptile-cosine"].normalization == "cosine"
+    for e in study.EXPERIMENTS:
+        assert e.protocol_steps in study.HEADLINE_STEPS
+    study.check_design(study.EXPERIMENTS)
+
+
+def test_check_design_rejects_pairs_of_methods_not_run():
+    bad = study.Experiment("x", "x", ("maml",), (("ga", "maml"),), hidden=(4,),
+                           phase=(0.0, 1.0), inner_steps=1, protocol_steps=1, size="paper",
+                           tuning="grid")
+    with pytest.raises(ValueError, match="pair methods not run"):
+        study.check_design((bad,))
+    with pytest.raises(ValueError, match="tuning"):
+        study.check_design((replace(bad, pairs=(), tuning="nowhere"),))
+
+
+def test_parse_args_rejects_bad_arguments_and_records_the_command():
+    for argv in (["--seeds", "1"], ["--workers", "0"]):
+        with pytest.raises(SystemExit):
+            study.parse_args(argv)
+    args = study.parse_args(["--quick", "--seeds", "3", "--out", "x"])
+    assert args.budget == replace(study.QUICK, seeds=3)
+    assert args.command == ".venv/bin/python benchmarks/sine_study.py --quick --seeds 3"
+    assert study.parse_args(["--out", "x"]).budget == study.FULL
+
+
+# ---------------------------------------------------------------------------------------------
+# Tuning: selection and edge extension on synthetic validation scores
+# ---------------------------------------------------------------------------------------------
+
+
+def _point(alpha, beta, mse, method="maml", diverged=0):
+    return {"experiment": "e", "method": method, "alpha": alpha, "beta": beta, "round": 0,
+            "val_mse": math.nan if diverged else mse, "runs": 2, "diverged_runs": diverged,
+            "chosen": 0, "alpha_status": "", "beta_status": ""}
+
+
+def test_select_takes_the_lowest_mse_and_says_where_it_sits():
+    scored = [_point(0.01, b, mse) for b, mse in ((1e-3, 0.5), (3e-3, 0.2), (1e-2, 0.3))]
+    scored += [_point(0.01, b, mse, "ga", diverged=int(b == 1e-2))
+               for b, mse in ((1e-3, 0.5), (3e-3, 0.2), (1e-2, 0.1))]
+    scored += [_point(0.01, b, 0.4, "reptile") for b in (1e-3, 3e-3)]  # a tie: smaller beta
+    scored += [_point(0.01, b, 0.1, "fomaml", diverged=1) for b in (1e-3, 3e-3)]
+    chosen, status = study.select(scored, fixed=("alpha",))
+    assert chosen["e", "maml"] == (0.01, 3e-3)
+    assert status["e", "maml"] == {"alpha": "fixed", "beta": "interior"}
+    assert chosen["e", "ga"] == (0.01, 3e-3)  # 1e-2 scores lower but diverged on a seed
+    assert status["e", "ga"]["beta"] == "largest stable"
+    assert chosen["e", "reptile"] == (0.01, 1e-3)
+    assert status["e", "reptile"]["beta"] == "lower edge"
+    assert ("e", "fomaml") not in chosen
+    assert status["e", "fomaml"] == {"alpha": "all diverged", "beta": "all diverged"}
+    assert sum(r["chosen"] for r in scored) == 3
+    chosen, status = study.select(scored[:3])
+    assert status["e", "maml"]["alpha"] == "lower edge"  # one alpha, not declared fixed
+
+
+def _fake_runner(peaks: dict, calls: list | None = None, unstable_above: float = math.inf):
+    """Validation MSE with its minimum at (alpha, beta) = ``peaks[method]``, growing with the
+    squared log distance; a run diverges for beta above ``unstable_above``."""
+
+    def run(jobs):
+        if calls is not None:
+            calls.append(len(jobs))
+        out = []
+        for job in jobs:
+            alpha, beta = peaks.get(job.method, (0.01, 1e-3))
+            mse = (0.1 + math.log10(job.beta / beta) ** 2 + math.log10(job.alpha / alpha) ** 2
+                   + 0.001 * (job.seed - study.VAL_SEED_OFFSET))
+            diverged = int(job.beta > unstable_above)
+            out.append({"row": {"experiment": job.experiment.name, "method": job.method,
+                                "seed": job.seed, "alpha": job.alpha, "beta": job.beta,
+                                "diverged": diverged,
+                                "val_mse": math.nan if diverged else mse}})
+        return out
+
+    return run
+
+
+def _budget(inner=(0,), outer=(0, 1), max_extensions=4):
+    return replace(study.QUICK, inner_lr_exponents=inner, outer_lr_exponents=outer,
+                         max_extensions=max_extensions, val_seeds=2)
+
+
+def test_tune_extends_the_grid_until_the_choice_is_interior():
+    calls = []
+    peaks = {"reptile": (0.01, 1e-2), "maml": (0.01, 3e-4)}
+    chosen, status, scored = study.tune(study.EXPERIMENTS, _budget(),
+                                        _fake_runner(peaks, calls))
+    assert chosen["ga-paper", "reptile"] == (0.01, 1e-2)
+    assert chosen["corrupted", "maml"] == (0.01, 3e-4)
+    assert chosen["ga-paper", "ga"] == (0.01, 1e-3)  # the default peak: one step down
+    assert all(s == {"alpha": "fixed", "beta": "interior"} for s in status.values())
+    assert {key for key in status} == {(e.name, m) for e in study.EXPERIMENTS
+                                       if e.tuning == "grid" for m in e.methods}
+    reptile = {r["beta"]: r["round"] for r in scored
+               if (r["experiment"], r["method"]) == ("ga-paper", "reptile")}
+    assert reptile == {1e-3: 0, 3e-3: 0, 1e-2: 1, 3e-2: 2}  # the inner lr never moves
+    assert {r["alpha"] for r in scored} == {0.01}
+    n_keys = len(status)
+    assert calls[0] == n_keys * 2 * 2  # two betas, two validation seeds
+    assert sum(r["chosen"] for r in scored) == n_keys
+    order = [(r["experiment"], r["method"]) for r in scored]
+    assert order.index(("ga-paper", "reptile")) < order.index(("corrupted", "reptile"))
+
+
+def test_tune_moves_a_tuned_inner_rate_and_survives_a_method_that_always_diverges():
+    peaks = {"ga": (0.03, 1e-3)}
+    run = _fake_runner(peaks, unstable_above=2e-3)
+    chosen, status, _ = study.tune(study.EXPERIMENTS, _budget(inner=(-1, 0), outer=(0, 1)), run)
+    assert chosen["ga-paper", "ga"] == (0.03, 1e-3)
+    assert status["ga-paper", "ga"] == {"alpha": "interior", "beta": "largest stable"}
+    chosen, status, _ = study.tune(study.EXPERIMENTS, _budget(max_extensions=1),
+                                   _fake_runner({}, unstable_above=0.0))
+    assert status["ga-paper", "maml"]["beta"] == "all diverged"
+    assert chosen["ga-paper", "maml"] == (0.01, 3e-4)  # the smallest values tried
+
+
+def test_hyperparameters_fixed_tuned_and_inherited():
+    inherit = replace(study.EXPERIMENTS[2], name="inherit", tuning="ga-paper",
+                            clean_reference=None)
+    experiments = (*study.EXPERIMENTS, inherit)
+    chosen, status, _ = study.tune(experiments, _budget(), _fake_runner({"ga-reptile": (
+        0.01, 3e-3)}))
+    hyper = study.hyperparameters(experiments, chosen, status)
+    assert hyper["finn", "joint"]["alpha"] == 0.01 and hyper["finn", "joint"]["beta"] == 1e-3
+    assert hyper["finn", "maml"]["source"] == "fixed"
+    assert hyper["ga-paper", "ga-reptile"]["beta"] == 3e-3
+    assert hyper["inherit", "ga-reptile-cosine"]["beta"] == 3e-3
+    assert hyper["inherit", "ga-reptile-cosine"]["source"] == "ga-paper/ga-reptile"
+    assert ("inherit", "ga-reptile") not in chosen  # inheritors are not tuned
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics on synthetic numbers
+# ---------------------------------------------------------------------------------------------
+
+
+def _synthetic_raw(n_seeds=5, nan=()):
+    """Test rows: mse_k = a per-(experiment, method) base + a per-seed offset shared by every
+    method (so that pairs cancel it) + k / 100; ``nan`` lists (experiment, method, seed)."""
+    rows = []
+    for e_index, e in enumerate(study.EXPERIMENTS):
+        for m_index, m in enumerate(e.methods):
+            for seed in range(n_seeds):
+                row = {"experiment": e.name, "method": m, "seed": seed, "diverged": 0}
+                for k, metric in enumerate(study.MSE_METRICS):
+                    value = 1.0 + 0.1 * e_index + 0.01 * m_index + 0.05 * seed + k / 100 \
+                        + 0.001 * seed**2 * (m == "ga")
+                    row[metric] = math.nan if (e.name, m, seed) in nan else value
+                weighted = study.METHODS[m].weighted
+                row.update(w_clean=0.1 if weighted else math.nan,
+                           w_corrupted=0.2 if weighted else math.nan,
+                           w_sum=1.0 if weighted else math.nan)
+                rows.append(row)
+    return rows
+
+
+def test_summarise_means_pairs_and_headroom():
+    raw = _synthetic_raw()
+    s = study.index(study.summarise(raw, study.EXPERIMENTS))
+    values = [1.0 + 0.1 + 0.01 * 0 + 0.05 * seed + 0.05 for seed in range(5)]
+    row = s["ga-paper", "method", "reptile", "mse_5"]
+    assert (row["mean"], row["half_width"]) == pytest.approx(study.mean_ci(values))
+    assert row["n"] == 5 and row["ci_low"] == pytest.approx(row["mean"] - row["half_width"])
+    # GA-Reptile - Reptile: a constant shift (the seed offsets cancel), zero width.
+    row = s["ga-paper", "difference", "ga-reptile - reptile", "mse_1"]
+    assert row["mean"] == pytest.approx(0.01) and row["half_width"] == pytest.approx(0, abs=1e-12)
+    # GA-MAML - MAML: the interval of the per-seed differences.
+    diffs = [0.01 + 0.001 * seed**2 for seed in range(5)]
+    row = s["ga-paper", "difference", "ga - maml", "mse_0"]
+    assert (row["mean"], row["half_width"]) == pytest.approx(study.mean_ci(diffs))
+    # Headroom: corrupted-trained minus clean-trained, same method, same seeds.
+    order = {e.name: {m: i for i, m in enumerate(e.methods)} for e in study.EXPERIMENTS}
+    for m in ("reptile", "ga-reptile", "maml", "ga"):
+        expected = 0.1 + 0.01 * (order["corrupted"][m] - order["ga-paper"][m])
+        assert s["corrupted", "headroom", m, "mse_5"]["mean"] == pytest.approx(expected)
+    assert ("corrupted", "headroom", "ga-reptile-cosine", "mse_5") not in s  # no clean twin
+    assert not any(key[1] == "headroom" for key in s if key[0] != "corrupted")
+    # GA weights only for the weighted methods.
+    assert s["corrupted", "method", "ga-reptile", "w_corrupted"]["mean"] == pytest.approx(0.2)
+    assert ("corrupted", "method", "reptile", "w_clean") not in s
+    names = {key[2] for key in s if key[:2] == ("finn", "difference")}
+    assert names == {"fomaml - maml", "reptile - maml", "joint - maml"}
+
+
+def test_summarise_leaves_non_finite_values_out_of_means_and_pairs():
+    raw = _synthetic_raw(nan={("ga-paper", "ga", 2), ("ga-paper", "maml", 4),
+                              ("corrupted", "maml", 0)})
+    s = study.index(study.summarise(raw, study.EXPERIMENTS))
+    assert s["ga-paper", "method", "ga", "mse_1"]["n"] == 4
+    assert s["ga-paper", "difference", "ga - maml", "mse_1"]["n"] == 3
+    assert s["corrupted", "headroom", "maml", "mse_1"]["n"] == 3
+    one = study.summary_row("e", "method", "m", "mse_0", [1.0, math.nan])
+    assert one["mean"] == 1.0 and math.isnan(one["half_width"]) and one["n"] == 1
+    none = study.summary_row("e", "difference", "a - b", "mse_0", pair=([math.nan], [1.0]))
+    assert none["n"] == 0 and math.isnan(none["mean"])
+
+
+def test_cells_bold_only_intervals_that_exclude_zero():
+    s = {"a": {"mean": -0.05, "half_width": 0.01, "ci_low": -0.06, "ci_high": -0.04},
+         "b": {"mean": -0.05, "half_width": 0.1, "ci_low": -0.15, "ci_high": 0.05},
+         "c": {"mean": math.nan, "half_width": math.nan, "ci_low": math.nan,
+               "ci_high": math.nan}}
+    assert study.cell(s, "a", signed=True) == "**-0.050 ± 0.010**"
+    assert study.cell(s, "b", signed=True) == "-0.050 ± 0.100"
+    assert study.cell(s, "c") == study.cell(s, "missing") == "n/a"
+
+
+# ---------------------------------------------------------------------------------------------
+# The adaptation curve
+# ---------------------------------------------------------------------------------------------
+
+
+def test_mse_curve_is_adapt_and_evaluate_step_by_step():
+    model = gh.MLP((1, 8, 8, 1))
+    theta = model.init(np.random.default_rng(0))
+    tasks = gh.sample_sine_tasks(7, 10, k_query=13, rng=1)
+    curve = study.mse_curve(model, theta, tasks, 0.01, 10)
+    assert curve.shape == (11,)
+    for steps in (0, 1, 5, 10):
+        ev = gh.adapt_and_evaluate(theta, tasks, 0.01, steps=steps, model=model)
+        np.testing.assert_allclose(curve[steps], ev.loss_after.mean(), rtol=1e-13)
+    blown = study.mse_curve(model, theta, tasks, 10.0, 5)  # a step far too large
+    assert blown[0] == curve[0] and np.all(np.isnan(blown[1:]))  # above DIVERGED_MSE: NaN
+
+
+def test_test_tasks_are_shared_by_experiments_of_one_family():
+    by_name = {e.name: e for e in study.EXPERIMENTS}
+    paper = study.eval_tasks(by_name["ga-paper"], "test", 3, 20, 15)
+    again = study.eval_tasks(by_name["corrupted"], "test", 3, 20, 15)
+    np.testing.assert_array_equal(paper.x_query, again.x_query)
+    np.testing.assert_array_equal(paper.y_support, again.y_support)
+    val = study.eval_tasks(by_name["ga-paper"], "val", 3, 20, 15)
+    assert not np.allclose(val.x_support, paper.x_support)
+    assert paper.x_query.shape == (20, 15, 1) and not paper.corrupted.any()
+
+
+# ---------------------------------------------------------------------------------------------
+# A --quick run, twice
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    base = tmp_path_factory.mktemp("sine_study")
+    first = study.main(["--quick", "--out", str(base / "a")])  # 2 worker processes
+    second = study.main(["--quick", "--out", str(base / "b"), "--workers", "1"])  # in-process
+    return base, first, second
+
+
+def _read_csv(path: Path) -> list[dict]:
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_quick_run_writes_every_file(quick):
+    base, result, _ = quick
+    out = base / "a"
+    for name in ("raw.csv", "summary.csv", "summary.md", "sine.png", "protocol.json",
+                 "tuning.csv"):
+        assert (out / name).is_file(), name
+    raw = _read_csv(out / "raw.csv")
+    assert list(raw[0])[:8] == ["experiment", "method", "seed", "alpha", "beta",
+                                "meta_iterations", "n_tasks", "diverged"]
+    assert {"mse_0", "mse_1", "mse_5", "mse_10", "w_clean", "w_corrupted"} <= set(raw[0])
+    assert len(raw) == study.QUICK.seeds * sum(len(e.methods) for e in study.EXPERIMENTS)
+    for row in raw:
+        assert (row["w_clean"] != "") == (study.METHODS[row["method"]].weighted
+                                          and row["diverged"] == "0")
+    corrupted = [r for r in raw if r["experiment"] == "corrupted" and r["w_corrupted"]]
+    assert corrupted and all(float(r["w_corrupted"]) != 0 for r in corrupted)
+    summary = _read_csv(out / "summary.csv")
+    assert list(summary[0]) == ["experiment", "kind", "name", "metric", "n", "mean",
+                                "half_width", "ci_low", "ci_high"]
+    assert {r["kind"] for r in summary} == {"method", "difference", "headroom"}
+    text = (out / "summary.md").read_text(encoding="utf-8")
+    for needle in ("## 1. finn", "## 2. ga-paper", "## 3. corrupted", "## What was tried",
+                   "| paper (5 steps) |", "| 0.13 |", "| 0.08 |", "Headroom",
+                   "not in the paper", "Chosen values", "Why outliers", "GA-Reptile − Reptile",
+                   "GA-MAML − MAML"):
+        assert needle in text, needle
+    protocol = json.loads((out / "protocol.json").read_text(encoding="utf-8"))
+    assert protocol["test_seeds"] == [0, 1]
+    paper = protocol["experiments"]["ga-paper"]
+    assert paper["sizes"] == [1, 64, 64, 1] and paper["protocol_steps"] == 5
+    assert paper["eval_steps"] == list(range(11)) and paper["k_shot"] == 10
+    for key in ("activation", "amplitude", "phase", "x_range", "eval_tasks", "meta_iterations",
+                "meta_batch_size"):
+        assert key in paper, key
+    assert protocol["experiments"]["finn"]["methods"]["maml"]["inner_lr"] == 0.01
+    assert protocol["outer_optimizer"]["name"] == "adam"
+    png = (out / "sine.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) < 600_000
+    assert set(result["paths"]) >= {"raw", "summary", "markdown", "figure", "protocol"}
+
+
+def test_quick_run_saves_parameters_that_rebuild_theta(quick):
+    base, result, _ = quick
+    saved = 0
+    for e in study.EXPERIMENTS:
+        model = gh.MLP(e.sizes, e.activation)
+        for m in e.methods:
+            theta = result["thetas"][e.name, m, 0]
+            path = base / "a" / "params" / e.name / f"{m}_seed0.npz"
+            if theta is None:  # diverged in training: nothing to save
+                assert not path.exists()
+                continue
+            with np.load(path) as data:
+                assert data.files == ["W1", "b1", "W2", "b2", "W3", "b3"]
+                arrays = [data[name] for name in data.files]
+            shapes = [(1, e.hidden[0]), (e.hidden[0],), (e.hidden[0], e.hidden[1]),
+                      (e.hidden[1],), (e.hidden[1], 1), (1,)]
+            assert [a.shape for a in arrays] == shapes
+            np.testing.assert_array_equal(model.flatten(arrays), theta)
+            saved += 1
+    assert saved == len(result["params"]) > 0
+    assert not (base / "a" / "params" / "finn" / "maml_seed1.npz").exists()  # seed 0 only
+
+
+def test_quick_run_gives_identical_files_twice(quick):
+    base, _, _ = quick
+    first = sorted(p.relative_to(base / "a") for p in (base / "a").rglob("*") if p.is_file())
+    second = sorted(p.relative_to(base / "b") for p in (base / "b").rglob("*") if p.is_file())
+    assert first == second and len(first) > 6
+    for rel in first:  # the PNG too: matplotlib embeds no date or version here
+        assert (base / "a" / rel).read_bytes() == (base / "b" / rel).read_bytes(), rel
