@@ -593,23 +593,18 @@ class MLP:
         return np.concatenate([p.reshape(*lead, -1) for p in params], axis=-1)
 
     def init(self, rng=None) -> np.ndarray:
-        """A random theta (P,): uniform weights with the variance that keeps signals of order
-        one from layer to layer, biases 0.
+        """A random theta (P,): PyTorch's default for a linear layer, every layer alike.
 
-        ReLU (He): ``W ~ U(-r, r)``, ``r = sqrt(6 / n_in)``, so ``Var W = 2 / n_in`` (ReLU zeroes
-        half of its inputs, the factor 2 makes up for it). Tanh (Glorot):
-        ``r = sqrt(6 / (n_in + n_out))``, ``Var W = 2 / (n_in + n_out)``. The same rule for the
-        linear output layer. Zero biases, as in the MAML paper's code: the meta-gradient
-        moves them (and the ReLU kinks with them) from the first step on. Both rules assume
-        inputs of variance about 1; sine inputs ``x ~ U(-5, 5)`` (variance 8.3) make a fresh
-        ReLU net's outputs about 3 times larger (tanh saturates instead).
+        Weights and biases ``~ U(-r, r)`` with ``r = 1 / sqrt(n_in)``. Measured on the sine
+        tasks (x in [-5, 5]): a He / Glorot start, scaled for inputs of variance 1, made the
+        1-64-64-1 ReLU net's 5-step adaptation at learning rate 0.01 diverge on many tasks;
+        with this start MAML, Reptile and joint training all adapt stably.
         """
         rng = as_generator(rng)
         params = []
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
-            variance = 2.0 / n_in if self.activation == "relu" else 2.0 / (n_in + n_out)
-            limit = math.sqrt(3.0 * variance)  # U(-r, r) has variance r^2 / 3
-            params += [rng.uniform(-limit, limit, (n_in, n_out)), np.zeros(n_out)]
+            r = 1.0 / math.sqrt(n_in)
+            params += [rng.uniform(-r, r, (n_in, n_out)), rng.uniform(-r, r, n_out)]
         return self.flatten(params)
 
     # -- forward pass: prediction and loss ----------------------------------------------------
