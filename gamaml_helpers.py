@@ -796,6 +796,8 @@ MODEL_METHODS = ("init", "loss", "grad", "loss_and_grad", "grad_and_hvp", "score
 
 def make_model(config: MetaConfig):
     """The model of a run: the sigmoid unit (linear family) or the MLP (sine family)."""
+    if not isinstance(config, MetaConfig):
+        raise ValueError(f"config must be a MetaConfig, got {type(config).__name__}")
     if config.family == "sine":
         return MLP(sizes=(1, *config.hidden, 1), activation=config.activation)
     return LogisticUnit(config.n_features)
@@ -983,7 +985,11 @@ class Adam:
     """
 
     def __init__(self, beta: float, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8):
-        self.beta, self.b1, self.b2, self.eps = beta, b1, b2, eps
+        self.beta, self.eps = _check_positive("beta", beta), _check_positive("eps", eps)
+        for name, value in (("b1", b1), ("b2", b2)):
+            if not _is_real(value) or not 0 <= value < 1:
+                raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+        self.b1, self.b2 = float(b1), float(b2)
         self.m = self.v = 0.0
         self.t = 0
 

@@ -798,17 +798,21 @@ def index(summary_rows: list[dict]) -> dict[tuple, dict]:
     return {(r["regime"], r["eval_set"], r["method"], r["metric"]): r for r in summary_rows}
 
 
-def _cell(s: dict, regime, set_name, method, metric, signed=False) -> str:
-    """``mean ± half`` (signed: with sign, bold when the interval excludes 0); n/a if absent."""
-    row = s.get((regime, set_name, method, metric))
+def format_interval(row: dict | None, signed: bool = False, digits: int = 3) -> str:
+    """A summary row as ``mean ± half`` (signed: with sign, bold when the interval excludes
+    0); "n/a" if there is no row or no finite mean."""
     if row is None or not math.isfinite(row["mean"]):
         return "n/a"
-    text = f"{row['mean']:+.3f}" if signed else f"{row['mean']:.3f}"
+    text = f"{row['mean']:+.{digits}f}" if signed else f"{row['mean']:.{digits}f}"
     if math.isfinite(row["half_width"]):
-        text += f" ± {row['half_width']:.3f}"
+        text += f" ± {row['half_width']:.{digits}f}"
         if signed and (row["ci_low"] > 0 or row["ci_high"] < 0):
             text = f"**{text}**"
     return text
+
+
+def _cell(s: dict, regime, set_name, method, metric, signed=False) -> str:
+    return format_interval(s.get((regime, set_name, method, metric)), signed)
 
 
 def _mean(s: dict, regime, set_name, method, metric, fmt: str = ".3f") -> str:

@@ -88,6 +88,7 @@ from ga_vs_maml import (  # noqa: E402
     VAL_SEED_OFFSET,
     alpha_of,
     extend,
+    format_interval,
     mean_ci,
     paired_difference,
     position,
@@ -667,16 +668,8 @@ def index(summary_rows: list[dict]) -> dict[tuple, dict]:
 
 
 def cell(s: dict, key: tuple, signed: bool = False, digits: int = 3) -> str:
-    """``mean ± half`` (signed: with sign, bold when the interval excludes 0); n/a if absent."""
-    row = s.get(key)
-    if row is None or not math.isfinite(row["mean"]):
-        return "n/a"
-    text = f"{row['mean']:+.{digits}f}" if signed else f"{row['mean']:.{digits}f}"
-    if math.isfinite(row["half_width"]):
-        text += f" ± {row['half_width']:.{digits}f}"
-        if signed and (row["ci_low"] > 0 or row["ci_high"] < 0):
-            text = f"**{text}**"
-    return text
+    """``mean ± half`` of summary row ``key`` (``ga_vs_maml.format_interval``)."""
+    return format_interval(s.get(key), signed, digits)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:

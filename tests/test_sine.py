@@ -123,3 +123,16 @@ def test_the_linear_family_ignores_the_sine_fields():
     other = gh.meta_train(gh.MetaConfig(meta_iterations=20, n_features=5, eval_tasks=5,
                                         hidden=(3,), amplitude=(1.0, 2.0)))
     np.testing.assert_array_equal(base.theta, other.theta)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    ({"beta": 0.0}, "beta"), ({"beta": True}, "beta"), ({"beta": 0.1, "b1": 1.0}, "b1"),
+    ({"beta": 0.1, "b2": -0.1}, "b2"), ({"beta": 0.1, "eps": 0.0}, "eps")])
+def test_adam_rejects_bad_settings(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        gh.Adam(**kwargs)
+
+
+def test_make_model_rejects_a_non_config():
+    with pytest.raises(ValueError, match="config"):
+        gh.make_model({"family": "sine"})
