@@ -10,7 +10,7 @@ teaches, and every public function names the notebook section that builds it in 
    network with hand-written backpropagation and Hessian-vector products, the second model.
 3. Meta-learning (notebooks 03 and 04): the inner loop, the exact MAML meta-gradient through
    every inner step, gradient-agreement weights, the MAML / GA / Reptile outer rules, training.
-4. Plots (notebooks 03-05): every function draws on a given Axes, from a ``History``.
+4. Plots (notebooks 03-06): every function draws on a given Axes, from a ``History``.
 
 Appendix A holds the input checks, appendix B the notebooks' exercise checker. The widgets
 live next door in ``gamaml_widgets`` (which imports this module, never the reverse).
@@ -50,7 +50,7 @@ COLORS = {
     "random": "#999999",  # grey
 }
 METHOD_LABELS = {"maml": "MAML", "ga": "GA-MAML", "reptile": "Reptile",
-                 "ga-reptile": "GA-Reptile", "joint": "joint"}
+                 "ga-reptile": "GA-Reptile", "joint": "joint", "fomaml": "FO-MAML"}
 
 METHODS = ("maml", "ga", "reptile", "ga-reptile", "joint")
 REPTILE_METHODS = ("reptile", "ga-reptile")
@@ -339,7 +339,7 @@ def sample_sine_tasks(n_tasks: int, k_shot: int, *, k_query: int | None = None,
                       phase: tuple[float, float] = (0.0, math.pi),
                       x_range: tuple[float, float] = (-5.0, 5.0), corrupt_frac: float = 0.0,
                       corruption: str = "flip", rng=None) -> TaskBatch:
-    """Sample sine-wave regression tasks, ``y = A sin(x - phi)`` (notebook 06).
+    """Sample sine-wave regression tasks, ``y = A sin(x - phi)`` (notebook 05).
 
     Finn et al.'s family: amplitude ``A`` uniform in ``amplitude``, phase uniform in
     ``phase``, inputs uniform in ``x_range``. Returns a TaskBatch with ``x (T, k, 1)``,
@@ -964,8 +964,9 @@ def _step(model, theta, batch: TaskBatch, c: MetaConfig):
     if c.method == "joint":  # no inner loop: fit every task's points with one theta
         grads = model.grad(theta, np.concatenate([xs, xq], axis=-2),
                            np.concatenate([ys, yq], axis=-1))
-        adapted, _ = _adapt(model, theta, xs, ys, c.alpha, c.inner_steps)
-        loss = model.loss(adapted, xq, yq).mean()
+        with np.errstate(all="ignore"):  # bookkeeping only: the step does not use it
+            adapted, _ = _adapt(model, theta, xs, ys, c.alpha, c.inner_steps)
+            loss = model.loss(adapted, xq, yq).mean()
     elif c.method in REPTILE_METHODS:  # the outer "gradient" is minus the inner-loop update
         adapted, _ = _adapt(model, theta, xs, ys, c.alpha, c.inner_steps)
         grads = theta - adapted
@@ -978,7 +979,7 @@ def _step(model, theta, batch: TaskBatch, c: MetaConfig):
 
 
 class Adam:
-    """Adam (Kingma and Ba, 2015) as an outer update, for the MLP of notebook 06.
+    """Adam (Kingma and Ba, 2015) as an outer update, for the MLP of notebook 05.
 
     ``step(theta, g)`` returns ``theta - beta * m_hat / (sqrt(v_hat) + eps)``, with ``m`` and
     ``v`` running means of the step direction ``g`` and of its square, bias-corrected.
@@ -1243,8 +1244,11 @@ def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | No
                         model, theta, batch, c)
                     theta = adam.step(theta, step) if adam else theta - c.beta * step
                     history.theta, history.iterations_done = theta, iteration + 1
+                    if not np.isfinite(theta).all():
+                        raise FloatingPointError("theta is no longer finite")
                     if iteration + 1 == eval_iterations[n_eval]:
-                        ev = _evaluate(model, theta, evals, c.alpha, c.inner_steps)
+                        with np.errstate(all="ignore"):  # a score, not the training: may be inf
+                            ev = _evaluate(model, theta, evals, c.alpha, c.inner_steps)
                         history.eval_accuracy[n_eval] = ev.accuracy_after.mean()
                         history.eval_loss[n_eval] = ev.loss_after.mean()
                         n_eval += 1
@@ -1259,7 +1263,7 @@ def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | No
     return history
 
 # ---------------------------------------------------------------------------------------------
-# 4. Plots: every function draws on a given Axes, from a History (notebooks 03-05)
+# 4. Plots: every function draws on a given Axes, from a History (notebooks 03-06)
 # ---------------------------------------------------------------------------------------------
 
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#F0E442",
@@ -1355,7 +1359,7 @@ def plot_weights(ax, history: History, *, max_points: int = 4000, window: int = 
 
 def plot_eval_accuracy(ax, history: History, *, label: str | None = None,
                        color: str | None = None):
-    """Held-out accuracy after adaptation at each evaluation point (notebook 05)."""
+    """Held-out accuracy after adaptation at each evaluation point (notebook 06)."""
     _check_axes_history(ax, history)
     method = history.config.method
     done = ~np.isnan(history.eval_accuracy)
@@ -1369,7 +1373,7 @@ def plot_eval_accuracy(ax, history: History, *, label: str | None = None,
 
 
 def mean_task_weights(history: History, *, last: int | None = None) -> dict[str, float]:
-    """Mean weight ``w_i`` of clean and of corrupted tasks over the ``last`` iterations (05).
+    """Mean weight ``w_i`` of clean and of corrupted tasks over the ``last`` iterations (06).
 
     ``last=None`` averages over every iteration done. A group without tasks gets NaN.
     Returns ``{"clean": float, "corrupted": float}``.

@@ -1,7 +1,7 @@
 """The playground in a real browser: JupyterLab on 127.0.0.1, headless Chromium via Playwright.
 
 The test serves a temporary copy of notebooks/ (the repository's files are not touched), runs
-every cell of 05_playground.ipynb, types new values into two controls, picks a method and a
+every cell of 06_playground.ipynb, types new values into two controls, picks a method and a
 normalisation, clicks Train and checks that the loss and weights plots are redrawn without any
 error output. It prints the time from the click to the first and to the final new plot.
 
@@ -30,7 +30,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = "notebooks/05_playground.ipynb"
+NOTEBOOK = "notebooks/06_playground.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

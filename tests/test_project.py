@@ -324,6 +324,19 @@ def test_notebook_hygiene(path: Path | None) -> None:
                 f"code cell {number} wrote to stderr: {''.join(output.text)[:200]!r}"
             )
 
+    # The reference solutions sit in a final "Solutions" section, every cell of it tagged
+    # "solution" (instructor/make_student_copies.py removes exactly those), the closing
+    # navigation line excepted; no solution cell anywhere else.
+    starts = [i for i, cell in enumerate(notebook.cells)
+              if cell.cell_type == "markdown" and cell.source.startswith("## Solutions")]
+    assert len(starts) == 1, "one '## Solutions' section expected"
+    tagged = [i for i, cell in enumerate(notebook.cells)
+              if "solution" in cell.metadata.get("tags", [])]
+    section = [i for i in range(starts[0] + 1, len(notebook.cells))
+               if not notebook.cells[i].source.startswith("← ")]
+    assert tagged == section, (
+        f"cells tagged 'solution' {tagged} should be exactly the Solutions section {section}")
+
     found = headings(notebook)
     for section in TEMPLATE_SECTIONS:
         assert any(re.search(rf"\b{section}\b", h, re.IGNORECASE) for h in found), (

@@ -1,4 +1,4 @@
-"""The sine-wave family (notebook 06): sampler, MetaConfig fields, meta_train with the MLP and
+"""The sine-wave family (notebook 05): sampler, MetaConfig fields, meta_train with the MLP and
 Adam, and bad input."""
 
 from __future__ import annotations
@@ -136,3 +136,24 @@ def test_adam_rejects_bad_settings(kwargs, name):
 def test_make_model_rejects_a_non_config():
     with pytest.raises(ValueError, match="config"):
         gh.make_model({"family": "sine"})
+
+
+def test_joint_bookkeeping_that_overflows_is_not_a_divergence():
+    """Joint training never uses its adapted parameters; with an absurd inner learning rate
+    their loss overflows, and so do the held-out scores. Training itself is fine: no error,
+    theta finite, the diagnostics non-finite as they are."""
+    config = gh.MetaConfig(family="sine", method="joint", hidden=(8,), alpha=1e6, beta=1e-3,
+                           inner_steps=4,
+                           outer="adam", n_tasks=4, meta_iterations=20, eval_every=10,
+                           eval_tasks=5, seed=0)
+    history = gh.meta_train(config)
+    assert history.iterations_done == 20 and np.isfinite(history.theta).all()
+    assert not np.isfinite(history.query_loss).all() or not np.isfinite(history.eval_loss).all()
+
+
+def test_a_theta_that_stops_being_finite_still_raises():
+    config = gh.MetaConfig(family="sine", method="maml", hidden=(8,), alpha=0.01, beta=1e3,
+                           n_tasks=4, meta_iterations=200, eval_every=200, eval_tasks=5,
+                           seed=0)
+    with pytest.raises(ValueError, match="diverged"):
+        gh.meta_train(config)
