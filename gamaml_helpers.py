@@ -8,9 +8,9 @@ teaches, and every public function names the notebook section that builds it in 
 2. Model (notebook 02): one sigmoid unit, binary cross-entropy, its gradient and Hessian, and
    ``LogisticUnit``, the model object the meta-learning code works with; ``MLP``, a small
    network with hand-written backpropagation and Hessian-vector products, the second model.
-3. Meta-learning (notebooks 03 and 04): the inner loop, the exact MAML meta-gradient through
+3. Meta-learning (notebooks 03 to 06): the inner loop, the exact MAML meta-gradient through
    every inner step, gradient-agreement weights, the MAML / GA / Reptile outer rules, training.
-4. Plots (notebooks 03-06): every function draws on a given Axes, from a ``History``.
+4. Plots (notebooks 03-07): every function draws on a given Axes, from a ``History``.
 
 Appendix A holds the input checks, appendix B the notebooks' exercise checker. The widgets
 live next door in ``gamaml_widgets`` (which imports this module, never the reverse).
@@ -45,10 +45,14 @@ COLORS = {
     "fomaml": "#56B4E9",  # sky blue
     "reptile": "#CC79A7",  # reddish purple
     "ga-reptile": "#000000",  # black
-    "clean": "#0072B2",
-    "corrupted": "#E69F00",  # orange
-    "random": "#999999",  # grey
+    "random": "#999999",  # grey: the random initialisation, a baseline rather than a method
 }
+# The course's one encoding: a colour is a method (COLORS), always the same one. Clean and
+# corrupted tasks are told apart by marker and line style in the method's colour, never by a
+# second palette; everything else (support / query, parameter sweeps, single tasks) uses
+# black, greys or a sequential colour map, never a method's colour.
+TASK_STYLES = {"clean": {"marker": "o", "linestyle": "-"},
+               "corrupted": {"marker": "x", "linestyle": "--"}}
 METHOD_LABELS = {"maml": "MAML", "ga": "GA-MAML", "reptile": "Reptile",
                  "ga-reptile": "GA-Reptile", "joint": "joint", "fomaml": "FO-MAML"}
 
@@ -118,7 +122,7 @@ def sample_points(k: int, n_features: int = 50, *, rng=None) -> tuple[np.ndarray
 
 
 def default_direction(n_features: int) -> np.ndarray:
-    """The family's shared direction (notebook 01, section 6): ``linspace(-1, 1, d)``, unit.
+    """The family's shared direction (notebook 01, section 7): ``linspace(-1, 1, d)``, unit.
 
     Its entries sum to 0 (d > 1), so it is orthogonal to ``(1, ..., 1)``: moving every
     parameter by the same amount (the book's scalar bug) cannot find it.
@@ -132,7 +136,7 @@ def default_direction(n_features: int) -> np.ndarray:
 
 @dataclass(slots=True)
 class TaskBatch:
-    """A batch of ``T`` binary classification tasks (notebook 01, section 5).
+    """A batch of ``T`` binary classification tasks (notebook 01, section 6).
 
     Attributes
     ----------
@@ -175,7 +179,7 @@ class TaskBatch:
 
 
 def minority_direction(n_features: int, angle: float) -> np.ndarray:
-    """A unit vector at ``angle`` degrees from ``default_direction(d)``, shape (d,) (notebook 04).
+    """A unit vector at ``angle`` degrees from ``default_direction(d)``, shape (d,) (notebook 05).
 
     It turns the shared direction towards the first axis (for d = 1, angle must be 0 or 180).
     """
@@ -272,7 +276,7 @@ def sample_tasks(
     direction: np.ndarray | None = None,
     rng=None,
 ) -> TaskBatch:
-    """Sample a batch of related tasks that have something to learn (notebook 01, 3-7).
+    """Sample a batch of related tasks that have something to learn (notebook 01, 3-8).
 
     Task ``i`` has a true weight vector ``w_i = u + spread * z_i / sqrt(d)`` with ``u`` the
     shared unit ``direction`` and ``z_i ~ N(0, I)``: the tasks agree on ``u`` and differ by
@@ -339,7 +343,7 @@ def sample_sine_tasks(n_tasks: int, k_shot: int, *, k_query: int | None = None,
                       phase: tuple[float, float] = (0.0, math.pi),
                       x_range: tuple[float, float] = (-5.0, 5.0), corrupt_frac: float = 0.0,
                       corruption: str = "flip", rng=None) -> TaskBatch:
-    """Sample sine-wave regression tasks, ``y = A sin(x - phi)`` (notebook 05).
+    """Sample sine-wave regression tasks, ``y = A sin(x - phi)`` (notebook 06).
 
     Finn et al.'s family: amplitude ``A`` uniform in ``amplitude``, phase uniform in
     ``phase``, inputs uniform in ``x_range``. Returns a TaskBatch with ``x (T, k, 1)``,
@@ -816,7 +820,7 @@ def _resolve_model(model, n_features: int):
     return model
 
 # ---------------------------------------------------------------------------------------------
-# 3. Meta-learning: inner loop, exact MAML, gradient agreement, Reptile (notebooks 03-04)
+# 3. Meta-learning: inner loop, exact MAML, gradient agreement, Reptile (notebooks 03-07)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -979,7 +983,7 @@ def _step(model, theta, batch: TaskBatch, c: MetaConfig):
 
 
 class Adam:
-    """Adam (Kingma and Ba, 2015) as an outer update, for the MLP of notebook 05.
+    """Adam (Kingma and Ba, 2015) as an outer update, for the MLP of notebook 06.
 
     ``step(theta, g)`` returns ``theta - beta * m_hat / (sqrt(v_hat) + eps)``, with ``m`` and
     ``v`` running means of the step direction ``g`` and of its square, bias-corrected.
@@ -1068,6 +1072,15 @@ def _evaluate(model, theta, batch: TaskBatch, alpha, steps) -> Evaluation:
     return Evaluation(*before, *after)
 
 
+def _score_after(model, theta, batch: TaskBatch, alpha, steps) -> tuple[float, float]:
+    """Mean query loss and score after adaptation (what ``meta_train`` records): half the
+    work of ``_evaluate``, which also scores the unadapted theta."""
+    adapted = _adapt(model, theta, batch.x_support, batch.y_support, alpha, steps)[0] \
+        if steps else np.broadcast_to(theta, (batch.n_tasks, theta.shape[-1]))
+    return (float(model.loss(adapted, batch.x_query, batch.y_query).mean()),
+            float(model.score(adapted, batch.x_query, batch.y_query).mean()))
+
+
 def adapt_and_evaluate(theta, batch: TaskBatch, alpha: float, *, steps: int = 1,
                        model=None) -> Evaluation:
     """Adapt theta on each task's support set; report query loss and accuracy, per task.
@@ -1107,6 +1120,7 @@ class MetaConfig:
     minority_angle: float = 120.0  # degrees between the majority and minority directions
     eval_every: int = 100  # held-out evaluation interval, in meta-iterations
     eval_tasks: int = 100  # fixed held-out tasks (clean, fresh, majority direction)
+    eval_query: int | None = None  # query points per held-out task (None: k_query)
     outer: str = "sgd"  # the outer update: "sgd" (theta - beta * step) or "adam"
     # The task family: "linear" (the sigmoid unit's tasks, n_features...) or "sine" (notebook
     # 06: sine waves, fitted by an MLP with the hidden layers and activation below).
@@ -1138,6 +1152,8 @@ class MetaConfig:
         for name in ("n_tasks", "k_shot", "k_query", "n_features", "meta_iterations",
                      "inner_steps", "eval_every", "eval_tasks"):
             _check_int(name, getattr(self, name))
+        if self.eval_query is not None:
+            _check_int("eval_query", self.eval_query)
         _check_int("seed", self.seed, minimum=0)
         _check_fraction("corrupt_frac", self.corrupt_frac)
         _check_fraction("minority_frac", self.minority_frac)
@@ -1185,16 +1201,40 @@ def make_eval_tasks(config: MetaConfig) -> TaskBatch:
     """The fixed held-out tasks of a run: clean, fresh, the same for every method at one seed."""
     if not isinstance(config, MetaConfig):
         raise ValueError(f"config must be a MetaConfig, got {type(config).__name__}")
+    k_query = config.k_query if config.eval_query is None else config.eval_query
     if config.family == "sine":
-        return sample_sine_tasks(config.eval_tasks, config.k_shot, k_query=config.k_query,
+        return sample_sine_tasks(config.eval_tasks, config.k_shot, k_query=k_query,
                                  amplitude=config.amplitude, phase=config.phase,
                                  x_range=config.x_range, rng=seed_streams(config.seed).eval)
-    return sample_tasks(config.eval_tasks, config.k_shot, k_query=config.k_query,
+    return sample_tasks(config.eval_tasks, config.k_shot, k_query=k_query,
                         n_features=config.n_features, spread=config.spread,
                         rng=seed_streams(config.seed).eval)
 
 
 CHUNK = 100  # meta-batches drawn per call to the sampler
+
+
+def _training_chunks(rng, c: MetaConfig):
+    """``(first iteration, stacked TaskBatch of the next CHUNK meta-batches)`` in training
+    order: the one place where ``meta_train``'s batches are drawn."""
+    direction = default_direction(c.n_features)
+    for first in range(0, c.meta_iterations, CHUNK):
+        n = min(CHUNK, c.meta_iterations - first)
+        yield first, (_draw_sine_tasks(rng, n, c) if c.family == "sine"
+                      else _draw_tasks(rng, n, c, direction))
+
+
+def training_batches(config: MetaConfig):
+    """The meta-batches ``meta_train(config)`` trains on, one TaskBatch per meta-iteration.
+
+    Notebook 03, section 5 (the meta-training loop in the open). They come from the train
+    stream of ``seed_streams(config.seed)``, drawn ``CHUNK`` iterations at a time exactly as
+    ``meta_train`` draws them, so a loop over them sees the same tasks as ``meta_train``.
+    """
+    if not isinstance(config, MetaConfig):
+        raise ValueError(f"config must be a MetaConfig, got {type(config).__name__}")
+    for _, stack in _training_chunks(seed_streams(config.seed).train, config):
+        yield from _unstack(stack)
 
 
 def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | None = None,
@@ -1228,15 +1268,11 @@ def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | No
         corrupted=np.zeros(per_task, bool), minority=np.zeros(per_task, bool),
         eval_iterations=eval_iterations, eval_accuracy=np.full(len(eval_iterations), np.nan),
         eval_loss=np.full(len(eval_iterations), np.nan), theta=theta, theta_init=theta.copy())
-    direction = default_direction(c.n_features)
     adam = Adam(c.beta) if c.outer == "adam" else None
     start, n_eval, iteration = time.perf_counter(), 0, 0
     try:
         with np.errstate(over="raise", invalid="raise", divide="raise"):
-            for first in range(0, last, CHUNK):
-                n = min(CHUNK, last - first)
-                stack = (_draw_sine_tasks(streams.train, n, c) if c.family == "sine"
-                         else _draw_tasks(streams.train, n, c, direction))
+            for first, stack in _training_chunks(streams.train, c):
                 history.corrupted[first:first + len(stack.corrupted)] = stack.corrupted
                 history.minority[first:first + len(stack.minority)] = stack.minority
                 for iteration, batch in enumerate(_unstack(stack), start=first):
@@ -1248,9 +1284,8 @@ def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | No
                         raise FloatingPointError("theta is no longer finite")
                     if iteration + 1 == eval_iterations[n_eval]:
                         with np.errstate(all="ignore"):  # a score, not the training: may be inf
-                            ev = _evaluate(model, theta, evals, c.alpha, c.inner_steps)
-                        history.eval_accuracy[n_eval] = ev.accuracy_after.mean()
-                        history.eval_loss[n_eval] = ev.loss_after.mean()
+                            history.eval_loss[n_eval], history.eval_accuracy[n_eval] = \
+                                _score_after(model, theta, evals, c.alpha, c.inner_steps)
                         n_eval += 1
                     if callback is not None:
                         history.seconds = time.perf_counter() - start
@@ -1263,7 +1298,7 @@ def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | No
     return history
 
 # ---------------------------------------------------------------------------------------------
-# 4. Plots: every function draws on a given Axes, from a History (notebooks 03-06)
+# 4. Plots: every function draws on a given Axes, from a History (notebooks 03-07)
 # ---------------------------------------------------------------------------------------------
 
 OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#F0E442",
@@ -1327,16 +1362,20 @@ def plot_loss(ax, history: History, *, label: str | None = None, color: str | No
     return lines
 
 
-def plot_weights(ax, history: History, *, max_points: int = 4000, window: int = 25):
-    """Task weights w_i of every meta-step, clean and corrupted tasks apart (notebook 04, 6).
+def plot_weights(ax, history: History, *, max_points: int = 1500, window: int = 25,
+                 color: str | None = None):
+    """Task weights w_i of every meta-step, clean and corrupted tasks apart (notebook 05, 1).
 
-    Dots are individual weights (thinned to about ``max_points``); lines are the mean weight
-    of clean and of corrupted tasks per iteration (moving average over ``window`` iterations
-    in which the group is present); dashed: 1/T, MAML's weight.
+    Markers are individual weights (thinned to about ``max_points``; clean: small faint
+    dots, corrupted: crosses); lines are the mean weight of clean (solid) and of corrupted
+    (dashed) tasks per iteration (moving average over ``window`` iterations in which the
+    group is present); all in the method's colour (or ``color``). Dotted grey: 1/T, MAML's
+    weight.
     """
     done = _check_axes_history(ax, history)
     n_tasks = history.config.n_tasks
-    artists = [ax.axhline(1.0 / n_tasks, color="black", linestyle="--", linewidth=1,
+    color = COLORS.get(history.config.method, "#999999") if color is None else color
+    artists = [ax.axhline(1.0 / n_tasks, color="#999999", linestyle=":", linewidth=1.2,
                           label="1/T (MAML)")]
     if done:
         w, bad = history.weights[:done], history.corrupted[:done]
@@ -1345,21 +1384,35 @@ def plot_weights(ax, history: History, *, max_points: int = 4000, window: int = 
         for mask, name in ((~bad, "clean"), (bad, "corrupted")):
             if not mask.any():
                 continue
-            artists.append(ax.scatter(iters[mask][::stride], w[mask][::stride], s=4,
-                                      color=COLORS[name], alpha=0.25, linewidths=0))
+            style = TASK_STYLES[name]
+            artists.append(ax.scatter(iters[mask][::stride], w[mask][::stride],
+                                      s=5 if name == "clean" else 14, marker=style["marker"],
+                                      color=color, alpha=0.2 if name == "clean" else 0.45,
+                                      linewidths=0 if name == "clean" else 0.7))
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean = np.where(mask.any(1), np.where(mask, w, 0.0).sum(1) / mask.sum(1), np.nan)
             rows = ~np.isnan(mean)
             artists += ax.plot(iters[rows, 0], moving_average(mean[rows], window),
-                               color=COLORS[name], label=f"{name} tasks (mean)")
+                               color=color, linestyle=TASK_STYLES[name]["linestyle"],
+                               linewidth=2.2, label=f"{name} (mean)",
+                               path_effects=[_white_outline()])
     ax.set(title="Task weights $w_i$", xlabel="meta-iteration", ylabel="weight $w_i$")
-    ax.legend(loc="upper right")
+    lo, hi = ax.get_ylim()  # headroom above the data, so that the legend sits off it
+    ax.set_ylim(lo, hi + 0.4 * (hi - lo))
+    ax.legend(loc="upper center", ncols=2, fontsize=7, handlelength=2.0, columnspacing=0.8)
     return artists
+
+
+def _white_outline():
+    """A thin white edge around a line, so a mean line stays visible over its own dots."""
+    from matplotlib import patheffects
+
+    return patheffects.withStroke(linewidth=3.4, foreground="white")
 
 
 def plot_eval_accuracy(ax, history: History, *, label: str | None = None,
                        color: str | None = None):
-    """Held-out accuracy after adaptation at each evaluation point (notebook 06)."""
+    """Held-out accuracy after adaptation at each evaluation point (notebook 07)."""
     _check_axes_history(ax, history)
     method = history.config.method
     done = ~np.isnan(history.eval_accuracy)
@@ -1373,7 +1426,7 @@ def plot_eval_accuracy(ax, history: History, *, label: str | None = None,
 
 
 def mean_task_weights(history: History, *, last: int | None = None) -> dict[str, float]:
-    """Mean weight ``w_i`` of clean and of corrupted tasks over the ``last`` iterations (06).
+    """Mean weight ``w_i`` of clean and of corrupted tasks over the ``last`` iterations (05, 07).
 
     ``last=None`` averages over every iteration done. A group without tasks gets NaN.
     Returns ``{"clean": float, "corrupted": float}``.

@@ -80,11 +80,15 @@ RANGES = {
     "k_shot": SliderRange(1, 50),
     "meta_iterations": SliderRange(50, 3000, 50),
     "corrupt_frac": SliderRange(0.0, 1.0, 0.05, "float"),
+    "spread": SliderRange(0.0, 3.0, 0.1, "float"),
+    "n_features": SliderRange(2, 100),
+    "inner_steps": SliderRange(1, 10),
+    "minority_frac": SliderRange(0.0, 0.5, 0.05, "float"),
     # notebook 02's explorer: one task; its support points are the first k of a pool of 100
     "lr": RATE_RANGE,
     "steps": SliderRange(1, 300),
     "gd_k_shot": SliderRange(1, 100),
-    # notebook 04's explorer: coarser steps, and at least one task in ten stays clean
+    # notebook 05's explorer: coarser steps, and at least one task in ten stays clean
     "ga_corrupt_frac": SliderRange(0.0, 0.9, 0.1, "float"),
     # the sine explorer: a new wave, its points and the adaptation steps
     "amplitude": SliderRange(0.1, 5.0, 0.1, "float"),
@@ -324,9 +328,11 @@ def make_gd_explorer(*, seed: int = 0, n_features: int = 50) -> Explorer:
             curves[f"{part}_accuracy"] = gh.accuracy(thetas, x, y)
 
         def draw(ax_loss, ax_acc):
-            for part, color in (("support", gh.COLORS["maml"]), ("query", gh.COLORS["ga"])):
-                ax_loss.plot(curves[f"{part}_loss"], color=color, label=part)
-                ax_acc.plot(curves[f"{part}_accuracy"], color=color, label=part)
+            # support / query: black and grey line styles (colours are methods, gh.COLORS)
+            for part, color, style in (("support", "black", "-"), ("query", "#777777", "--")):
+                ax_loss.plot(curves[f"{part}_loss"], color=color, linestyle=style, label=part)
+                ax_acc.plot(curves[f"{part}_accuracy"], color=color, linestyle=style,
+                            label=part)
             ax_loss.set(title="Loss on one task", xlabel="gradient step", ylabel="mean BCE")
             ax_acc.set(title="Accuracy on one task", xlabel="gradient step", ylabel="accuracy",
                        ylim=(0, 1.05))
@@ -343,12 +349,25 @@ def make_gd_explorer(*, seed: int = 0, n_features: int = 50) -> Explorer:
     return Explorer(controls, update, name="gd-explorer")
 
 
-def make_maml_explorer(*, seed: int = 0, meta_iterations: int = 300) -> Explorer:
-    """Notebook 03: MAML's loss curve and held-out accuracy as alpha, beta and T change.
+# Held-out scoring of the explorers and the playground: enough tasks and query points that a
+# change of a few thousandths between runs means something (100 tasks x 10 points swing by
+# about +-0.01 between evaluations; 500 x 50 by about +-0.003).
+EVAL_TASKS, EVAL_QUERY = 500, 50
+MAML_EXPLORER_METHODS = {  # key: (label, MetaConfig arguments)
+    "joint": ("joint", {"method": "joint"}),
+    "fomaml": ("FO-MAML", {"method": "maml", "first_order": True}),
+    "maml": ("MAML", {"method": "maml"}),
+}
 
-    Controls: ``alpha`` and ``beta`` (log scale), ``n_tasks`` (2-32). ``.result`` is the
-    History of the last run of ``gh.meta_train`` (second-order MAML, ``meta_iterations``
-    iterations).
+
+def make_maml_explorer(*, seed: int = 0, meta_iterations: int = 200) -> Explorer:
+    """Notebook 03: MAML against joint training and first-order MAML, as alpha, beta and T
+    change.
+
+    Controls: ``alpha`` and ``beta`` (log scale), ``n_tasks`` (2-32). Every release trains the
+    three methods (``meta_iterations`` each, the same seed, so the same batches) and draws
+    their loss curves and held-out accuracy after adaptation. ``.result`` maps "joint",
+    "fomaml" and "maml" to the gh.History of the last run.
     """
     gh._check_int("seed", seed, minimum=0)
     gh._check_int("meta_iterations", meta_iterations)
@@ -357,30 +376,45 @@ def make_maml_explorer(*, seed: int = 0, meta_iterations: int = 300) -> Explorer
                 "n_tasks": _slider("tasks per batch", 10, RANGES["n_tasks"])}
 
     def update(plot, *, alpha, beta, n_tasks):
-        config = gh.MetaConfig(method="maml", alpha=alpha, beta=beta, n_tasks=n_tasks,
-                            meta_iterations=meta_iterations,
-                            eval_every=max(1, meta_iterations // 10), seed=seed)
-        history = gh.meta_train(config)
-        start = gh.adapt_and_evaluate(history.theta_init, gh.make_eval_tasks(config), alpha)
-        plot.render(lambda ax_loss, ax_acc: (gh.plot_loss(ax_loss, history),
-                                             gh.plot_eval_accuracy(ax_acc, history)))
-        return history, (f"MAML, alpha={alpha:.3g}, beta={beta:.3g}, T={n_tasks}: held-out "
-                         f"accuracy after adaptation {history.eval_accuracy[-1]:.3f} (from the "
-                         f"random start: {start.accuracy_after.mean():.3f})")
+        runs = {key: gh.meta_train(gh.MetaConfig(
+            **kwargs, alpha=alpha, beta=beta, n_tasks=n_tasks, meta_iterations=meta_iterations,
+            eval_every=max(1, meta_iterations // 4), eval_tasks=EVAL_TASKS,
+            eval_query=EVAL_QUERY, seed=seed))
+            for key, (_, kwargs) in MAML_EXPLORER_METHODS.items()}
+        maml = runs["maml"]
+        start = gh.adapt_and_evaluate(maml.theta_init, gh.make_eval_tasks(maml.config), alpha)
+
+        def draw(ax_loss, ax_acc):
+            for key, history in runs.items():
+                label, color = MAML_EXPLORER_METHODS[key][0], gh.COLORS[key]
+                gh.plot_loss(ax_loss, history, label=label, color=color)
+                gh.plot_eval_accuracy(ax_acc, history, label=label, color=color)
+            ax_acc.legend(loc="lower right", fontsize=8)
+
+        plot.render(draw)
+        final = {key: h.eval_accuracy[-1] for key, h in runs.items()}
+        return runs, (f"alpha={alpha:.3g}, beta={beta:.3g}, T={n_tasks}: held-out accuracy "
+                      f"after adaptation ({EVAL_TASKS} tasks): joint {final['joint']:.3f}, "
+                      f"FO-MAML {final['fomaml']:.3f}, MAML {final['maml']:.3f}; MAML - joint "
+                      f"{final['maml'] - final['joint']:+.3f} on the same tasks (from the random "
+                      f"start: {start.accuracy_after.mean():.3f})")
 
     return Explorer(controls, update, name="maml-explorer")
 
 
 def make_ga_explorer(*, seed: int = 0, meta_iterations: int = 300, n_tasks: int = 10,
                      normalization: str = "paper") -> Explorer:
-    """Notebook 04: gradient agreement with corrupted tasks: loss and the weights w_i.
+    """Notebook 05: gradient agreement with corrupted tasks, beside its uniform-weight twin.
 
     Controls: ``corrupt_frac`` (0-0.9), ``corruption`` ("flip", "random" or "outlier"),
     ``normalization`` ("paper", "book" or "cosine", the course's extension; starts at
     ``normalization``), ``method`` (the outer update: "ga" for GA-MAML or "ga-reptile"),
     ``alpha`` and ``beta`` (log scale). ``.result`` is the gh.History of the last run of
-    ``gh.meta_train``. The status line compares the mean weight of clean and corrupted tasks with
-    MAML's 1/T, and gives the mean of sum_i w_i (the factor on the meta-step's length).
+    ``gh.meta_train`` for the GA method; every release also trains its twin with weights 1/T
+    (MAML beside GA-MAML, Reptile beside GA-Reptile; same seed, same batches), whose loss is
+    drawn beside GA's. The status line compares the mean weight of clean and corrupted tasks
+    with 1/T, gives the mean of sum_i w_i (the factor on the meta-step's length) and both
+    methods' held-out accuracy.
     """
     gh._check_int("seed", seed, minimum=0)
     gh._check_int("meta_iterations", meta_iterations)
@@ -395,20 +429,32 @@ def make_ga_explorer(*, seed: int = 0, meta_iterations: int = 300, n_tasks: int 
                 "beta": _slider("beta (outer)", 1.0, RANGES["beta"])}
 
     def update(plot, *, corrupt_frac, corruption, normalization, method, alpha, beta):
-        history = gh.meta_train(gh.MetaConfig(
-            method=method, alpha=alpha, beta=beta, n_tasks=n_tasks,
+        reference = "maml" if method == "ga" else "reptile"  # the same rule, weights 1/T
+        runs = {m: gh.meta_train(gh.MetaConfig(
+            method=m, alpha=alpha, beta=beta, n_tasks=n_tasks,
             meta_iterations=meta_iterations, corrupt_frac=corrupt_frac, corruption=corruption,
-            normalization=normalization, seed=seed, eval_every=max(1, meta_iterations // 10)))
+            normalization=normalization, seed=seed, eval_every=max(1, meta_iterations // 4),
+            eval_tasks=EVAL_TASKS, eval_query=EVAL_QUERY)) for m in (method, reference)}
+        history = runs[method]
         label = gh.METHOD_LABELS[method]
-        plot.render(lambda ax_loss, ax_w: (gh.plot_loss(ax_loss, history, label=label),
-                                           gh.plot_weights(ax_w, history)))
+
+        def draw(ax_loss, ax_w):
+            for m, h in runs.items():
+                gh.plot_loss(ax_loss, h, label=gh.METHOD_LABELS[m])
+            gh.plot_weights(ax_w, history)
+
+        plot.render(draw)
         w = gh.mean_task_weights(history)
         corrupted = "no corrupted tasks" if math.isnan(w["corrupted"]) else \
             f"{corruption} tasks {w['corrupted']:.3f}"
         total = float(history.weights.sum(axis=1).mean())
+        ref_label = gh.METHOD_LABELS[reference]
         return history, (f"{label}, {normalization} weights, mean w_i: clean tasks "
-                         f"{w['clean']:.3f}, {corrupted} (MAML gives every task 1/T = "
-                         f"{1 / n_tasks:.3f}); mean sum of w_i {total:.3f} (MAML: 1)")
+                         f"{w['clean']:.3f}, {corrupted} ({ref_label} gives every task 1/T = "
+                         f"{1 / n_tasks:.3f}); mean sum of w_i {total:.3f} ({ref_label}: 1) · "
+                         f"held-out accuracy ({EVAL_TASKS} clean tasks): {label} "
+                         f"{history.eval_accuracy[-1]:.3f}, {ref_label} "
+                         f"{runs[reference].eval_accuracy[-1]:.3f}")
 
     return Explorer(controls, update, name="ga-explorer")
 
@@ -416,11 +462,13 @@ def make_ga_explorer(*, seed: int = 0, meta_iterations: int = 300, n_tasks: int 
 # The playground's sliders, in the order shown: name (a key of RANGES) -> description.
 PLAYGROUND_SLIDERS = {"alpha": "alpha (inner)", "beta": "beta (outer)",
                       "n_tasks": "tasks per batch", "k_shot": "shots",
-                      "meta_iterations": "meta-iterations", "corrupt_frac": "corrupted fraction"}
+                      "inner_steps": "inner steps", "meta_iterations": "meta-iterations",
+                      "n_features": "features (d)", "spread": "spread",
+                      "corrupt_frac": "corrupted fraction", "minority_frac": "minority fraction"}
 
 
 class Playground(Dashboard):
-    """The dashboard of notebook 06: MAML, GA-MAML, Reptile and GA-Reptile side by side,
+    """The dashboard of notebook 07: MAML, GA-MAML, Reptile and GA-Reptile side by side,
     trained on a button click.
 
     Build it with ``make_playground``. Moving a control never trains: only the Train button
@@ -468,8 +516,8 @@ class Playground(Dashboard):
         self.histories: dict[str, gh.History] = {}
         self.runs = 0
         names = list(self.controls)
-        self._build([widgets.HBox([widgets.VBox([self.controls[n] for n in names[:5]]),
-                                   widgets.VBox([self.controls[n] for n in names[5:]])],
+        self._build([widgets.HBox([widgets.VBox([self.controls[n] for n in names[:8]]),
+                                   widgets.VBox([self.controls[n] for n in names[8:]])],
                                   layout=widgets.Layout(flex_flow="row wrap")),
                      self.train_button], "gamaml-playground")
         self._last_draw = 0.0
@@ -493,10 +541,13 @@ class Playground(Dashboard):
         """
         v = self.values()
         return [gh.MetaConfig(method=m, alpha=v["alpha"], beta=v["beta"], n_tasks=v["n_tasks"],
-                           k_shot=v["k_shot"], meta_iterations=v["meta_iterations"],
-                           first_order=v["first_order"], normalization=v["normalization"],
-                           corrupt_frac=v["corrupt_frac"], corruption=v["corruption"],
-                           seed=v["seed"], eval_every=max(1, v["meta_iterations"] // 10))
+                              k_shot=v["k_shot"], inner_steps=v["inner_steps"],
+                              meta_iterations=v["meta_iterations"], n_features=v["n_features"],
+                              spread=v["spread"], first_order=v["first_order"],
+                              normalization=v["normalization"], corrupt_frac=v["corrupt_frac"],
+                              corruption=v["corruption"], minority_frac=v["minority_frac"],
+                              seed=v["seed"], eval_every=max(1, v["meta_iterations"] // 4),
+                              eval_tasks=EVAL_TASKS, eval_query=EVAL_QUERY)
                 for m in self.methods()]
 
     def train(self) -> None:
@@ -571,8 +622,10 @@ class Playground(Dashboard):
         c = next(iter(self.histories.values())).config
         parts = [f"{gh.METHOD_LABELS[m]} {h.eval_accuracy[-1]:.3f}"
                  for m, h in self.histories.items()]
-        text = (f"T={c.n_tasks}, alpha={c.alpha:.3g}, beta={c.beta:.3g}: done in {seconds:.2f} s"
-                " · held-out accuracy after adaptation: " + ", ".join(parts))
+        text = (f"T={c.n_tasks}, alpha={c.alpha:.3g}, beta={c.beta:.3g}, d={c.n_features}, "
+                f"spread={c.spread:.3g}, inner steps={c.inner_steps}, "
+                f"minority={c.minority_frac:.3g}: done in {seconds:.2f} s · held-out accuracy "
+                f"after adaptation ({c.eval_tasks} tasks): " + ", ".join(parts))
         for method, history in self.histories.items():
             if method in GA_METHODS and history.corrupted.any():
                 w = gh.mean_task_weights(history)
@@ -583,39 +636,43 @@ class Playground(Dashboard):
 
 
 def make_playground(*, method: str = "both", alpha: float = 1.0, beta: float = 1.0,
-                    n_tasks: int = 10, k_shot: int = 10, meta_iterations: int = 200,
-                    corrupt_frac: float = 0.2, corruption: str = "flip",
-                    normalization: str = "paper", first_order: bool = False, seed: int = 0,
+                    n_tasks: int = 10, k_shot: int = 10, inner_steps: int = 1,
+                    meta_iterations: int = 200, n_features: int = 50, spread: float = 1.0,
+                    corrupt_frac: float = 0.2, minority_frac: float = 0.0,
+                    corruption: str = "flip", normalization: str = "paper",
+                    first_order: bool = False, seed: int = 0,
                     train: bool = True, live_every: float = 0.1,
-                    min_redraw_seconds: float = 0.25) -> Playground:
-    """Build (and by default train once) the playground of notebook 06; return it undisplayed.
+                    min_redraw_seconds: float = 0.5) -> Playground:
+    """Build (and by default train once) the playground of notebook 07; return it undisplayed.
 
     The keyword arguments are the controls' starting values. Those of the sliders (alpha, beta,
-    n_tasks, k_shot, meta_iterations, corrupt_frac) must lie in the slider's range,
-    ``RANGES[name]``. ``method`` is one of ``PLAYGROUND_METHODS``: "maml", "ga" (GA-MAML),
-    "reptile", "ga-reptile", "both" (MAML and GA-MAML, the default), "both-reptile" (Reptile
-    and GA-Reptile) or "all". ``normalization`` is the GA weights'
-    ("paper", "book" or "cosine"). ``train=True`` runs the starting settings once so the plots
-    are not empty. ``live_every`` (a fraction of the run) and ``min_redraw_seconds`` pace the
-    live redraws.
+    n_tasks, k_shot, inner_steps, meta_iterations, n_features, spread, corrupt_frac,
+    minority_frac) must lie in the slider's range, ``RANGES[name]``. ``minority_frac`` is the
+    share of every batch drawn around a second direction 120 degrees away (the minority
+    regime of notebook 05's study); the held-out tasks stay on the majority direction.
+    ``method`` is one of ``PLAYGROUND_METHODS``: "maml", "ga" (GA-MAML), "reptile",
+    "ga-reptile", "both" (MAML and GA-MAML, the default), "both-reptile" (Reptile and
+    GA-Reptile) or "all". ``normalization`` is the GA weights' ("paper", "book" or "cosine").
+    Held-out accuracy is scored on ``EVAL_TASKS`` fixed tasks of ``EVAL_QUERY`` points.
+    ``train=True`` runs the starting settings once so the plots are not empty.
+    ``live_every`` (a fraction of the run) and ``min_redraw_seconds`` pace the live redraws.
     """
     gh._check_choice("method", method, PLAYGROUND_METHODS)
     starts = {"alpha": alpha, "beta": beta, "n_tasks": n_tasks, "k_shot": k_shot,
-              "meta_iterations": meta_iterations, "corrupt_frac": corrupt_frac}
+              "inner_steps": inner_steps, "meta_iterations": meta_iterations,
+              "n_features": n_features, "spread": spread, "corrupt_frac": corrupt_frac,
+              "minority_frac": minority_frac}
     for name in PLAYGROUND_SLIDERS:
         _in_range(name, starts[name])
-    gh.MetaConfig(method="ga", alpha=alpha, beta=beta, n_tasks=n_tasks, k_shot=k_shot,
-               meta_iterations=meta_iterations, corrupt_frac=corrupt_frac, corruption=corruption,
-               normalization=normalization, first_order=first_order,
-               seed=seed)  # validates the rest, naming the argument
+    gh.MetaConfig(method="ga", corruption=corruption, normalization=normalization,
+                  first_order=first_order, seed=seed,
+                  **starts)  # validates the rest, naming the argument
     if not (isinstance(live_every, (int, float)) and 0 < live_every <= 1):
         raise ValueError(f"live_every must be a fraction in (0, 1], got {live_every!r}")
     if not (isinstance(min_redraw_seconds, (int, float)) and min_redraw_seconds >= 0):
         raise ValueError(f"min_redraw_seconds must be a number >= 0, got {min_redraw_seconds!r}")
-    settings = {"method": method, "alpha": alpha, "beta": beta, "n_tasks": n_tasks,
-                "k_shot": k_shot, "meta_iterations": meta_iterations, "corrupt_frac": corrupt_frac,
-                "corruption": corruption, "normalization": normalization,
-                "first_order": bool(first_order), "seed": seed}
+    settings = {"method": method, **starts, "corruption": corruption,
+                "normalization": normalization, "first_order": bool(first_order), "seed": seed}
     playground = Playground(settings, live_every=live_every,
                             min_redraw_seconds=min_redraw_seconds)
     if train:

@@ -308,7 +308,7 @@ def loop_sampling_only(config: gh.MetaConfig) -> None:
         sample_one_task(rng, c.k_shot, c.k_query, c.n_features, c.spread, direction)
 
 
-# The MLP of notebook 05: one meta-iteration, batched over tasks vs one task at a time.
+# The MLP of notebook 06: one meta-iteration, batched over tasks vs one task at a time.
 MLP_CONFIG = dict(family="sine", method="ga", alpha=0.01, beta=0.001, n_tasks=5, k_shot=10,
                   k_query=10, inner_steps=5, hidden=(64, 64), activation="relu")
 

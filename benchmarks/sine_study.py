@@ -158,7 +158,7 @@ class Budget:
 # With finn_iterations 3000 and paper_iterations 4000 the whole study took 908 s of wall time
 # (1721 s CPU), a little over the 15-minute limit; the values below cut both by about 15 %.
 # What the budget costs in quality (Finn et al. train 70 000 meta-iterations, the research
-# runs for this study 8000-10 000) is discussed in notebook 05.
+# runs for this study 8000-10 000) is discussed in notebook 06.
 FULL = Budget(seeds=10, finn_iterations=2500, finn_tasks=25, paper_iterations=3500,
               paper_tasks=5, outer_lr_exponents=(0, 1), inner_lr_exponents=(0, 1),
               max_extensions=1, val_seeds=1, val_tasks=200, eval_tasks=1000, eval_query=50,

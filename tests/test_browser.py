@@ -1,7 +1,8 @@
 """The playground in a real browser: JupyterLab on 127.0.0.1, headless Chromium via Playwright.
 
 The test serves a temporary copy of notebooks/ (the repository's files are not touched), runs
-every cell of 06_playground.ipynb, types new values into two controls, picks a method and a
+every cell of 07_playground.ipynb, types new values into six controls (among them the task
+family's features, spread and minority share, and the inner steps), picks a method and a
 normalisation, clicks Train and checks that the loss and weights plots are redrawn without any
 error output. It prints the time from the click to the first and to the final new plot.
 
@@ -30,7 +31,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = "notebooks/06_playground.ipynb"
+NOTEBOOK = "notebooks/07_playground.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -208,6 +209,11 @@ def test_playground_trains_and_redraws_in_the_browser(jupyterlab: str, tmp_path:
 
             type_into_readout(page, "alpha", "0.3")
             type_into_readout(page, "n-tasks", "20")
+            # the family and the inner loop (issue 11): features, spread, steps, minority
+            type_into_readout(page, "n-features", "20")
+            type_into_readout(page, "spread", "2.0")
+            type_into_readout(page, "inner-steps", "2")
+            type_into_readout(page, "minority-frac", "0.2")
             # MAML and GA-MAML, as at the start (the method control is a drop-down list)
             page.select_option(".gamaml-method select", "MAML + GA-MAML")
             page.click(".gamaml-normalization button:text-is('book')")
@@ -238,6 +244,7 @@ def test_playground_trains_and_redraws_in_the_browser(jupyterlab: str, tmp_path:
             summary = status.inner_text()
             assert "⚠" not in summary
             assert "T=20, alpha=0.3," in summary, summary  # the typed values reached the kernel
+            assert "d=20, spread=2, inner steps=2, minority=0.2:" in summary, summary
             assert "MAML" in summary and "GA-MAML" in summary, summary
             assert "GA-MAML mean weight (book)" in summary, summary  # the clicked normalisation
             assert_no_errors(page)

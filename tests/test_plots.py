@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import matplotlib.colors
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -175,12 +176,23 @@ def check_weights_plot(history: gh.History) -> None:
         np.testing.assert_allclose(dots.get_offsets(), group_dots(history, corrupted),
                                    rtol=0, atol=1e-12, err_msg=f"{name} dots")
         iterations, means = group_means(history, corrupted)
-        x, y = xy(line_labelled(ax, f"{name} tasks (mean)"))
+        x, y = xy(line_labelled(ax, f"{name} (mean)"))
         np.testing.assert_array_equal(x, iterations, err_msg=f"{name} line: iterations")
         np.testing.assert_allclose(y, trailing_mean(means, SMOOTHING), rtol=1e-12, atol=1e-12,
                                    err_msg=f"{name} line: smoothed mean weight")
     labels = [line.get_label() for line in ax.lines]
-    assert labels == ["1/T (MAML)", *(f"{name} tasks (mean)" for name, _ in groups)]
+    assert labels == ["1/T (MAML)", *(f"{name} (mean)" for name, _ in groups)]
+    # One encoding (issue 11): the method's colour for both groups; clean and corrupted told
+    # apart by marker and line style, never by a second colour.
+    colour = matplotlib.colors.to_rgba(gh.COLORS[history.config.method])
+    for (name, _), dots in zip(groups, ax.collections, strict=True):
+        assert tuple(dots.get_facecolor()[0][:3]) == pytest.approx(colour[:3]), name
+        line = line_labelled(ax, f"{name} (mean)")
+        assert matplotlib.colors.to_rgba(line.get_color())[:3] == pytest.approx(colour[:3])
+        assert line.get_linestyle() == {"clean": "-", "corrupted": "--"}[name]
+    if len(groups) == 2:
+        clean_path, corrupted_path = (d.get_paths()[0] for d in ax.collections)
+        assert len(clean_path.vertices) != len(corrupted_path.vertices)  # o and x differ
 
 
 def test_plot_weights_of_a_trained_run(trained) -> None:
@@ -192,8 +204,8 @@ def test_plot_weights_skips_the_iterations_where_a_group_is_absent(hand_built) -
     check_weights_plot(hand_built)
     ax = new_axes()
     gh.plot_weights(ax, hand_built)
-    corrupted_x = xy(line_labelled(ax, "corrupted tasks (mean)"))[0]
-    clean_x = xy(line_labelled(ax, "clean tasks (mean)"))[0]
+    corrupted_x = xy(line_labelled(ax, "corrupted (mean)"))[0]
+    clean_x = xy(line_labelled(ax, "clean (mean)"))[0]
     assert corrupted_x[0] > 5 and 46 not in corrupted_x  # no corrupted task at 1-5 and 46
     assert not {11, 12, 41} & set(clean_x)  # no clean task there
     assert corrupted_x.max() <= DONE and clean_x.max() <= DONE  # rows not run are left out
@@ -203,7 +215,7 @@ def test_plot_weights_skips_the_iterations_where_a_group_is_absent(hand_built) -
     iterations, means = group_means(hand_built, True)
     k = iterations.index(47)
     assert k >= SMOOTHING and iterations[k - SMOOTHING + 1] < 47 - SMOOTHING + 1
-    y = xy(line_labelled(ax, "corrupted tasks (mean)"))[1]
+    y = xy(line_labelled(ax, "corrupted (mean)"))[1]
     assert y[k] == pytest.approx(np.mean(means[k - SMOOTHING + 1:k + 1]), abs=1e-12)
 
 
@@ -212,7 +224,7 @@ def test_plot_weights_without_corrupted_tasks_draws_one_group(hand_built) -> Non
     check_weights_plot(clean)
     ax = new_axes()
     gh.plot_weights(ax, clean)
-    x, y = xy(line_labelled(ax, "clean tasks (mean)"))
+    x, y = xy(line_labelled(ax, "clean (mean)"))
     np.testing.assert_array_equal(x, np.arange(1, DONE + 1))
     per_iteration = [sum(clean.weights[i]) / T for i in range(DONE)]
     np.testing.assert_allclose(y, trailing_mean(per_iteration, SMOOTHING), atol=1e-12)

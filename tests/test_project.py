@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 MAX_NOTEBOOK_BYTES = 1_500_000
-TEMPLATE_SECTIONS = ("Aims", "Theory", "Practice", "Discussion", "Exercises")
+TEMPLATE_SECTIONS = ("Aims", "Theory", "Practice", "Discussion", "Exercises",
+                     "Check your understanding", "References", "Solutions")
 
 # conda-forge name -> PyPI name, where the two differ.
 CONDA_TO_PIP = {"playwright-python": "playwright"}

@@ -1,4 +1,4 @@
-"""The sine-wave family (notebook 05): sampler, MetaConfig fields, meta_train with the MLP and
+"""The sine-wave family (notebook 06): sampler, MetaConfig fields, meta_train with the MLP and
 Adam, and bad input."""
 
 from __future__ import annotations

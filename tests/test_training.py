@@ -438,3 +438,31 @@ def test_flipped_tasks_get_lower_ga_weights_at_the_start_of_training(seed):
         clean.append(w[~batch.corrupted])
     corrupted, clean = np.concatenate(corrupted), np.concatenate(clean)
     assert corrupted.mean() < clean.mean() - 0.008, f"{corrupted.mean():.3f} {clean.mean():.3f}"
+
+
+def test_training_batches_are_the_batches_meta_train_uses():
+    """A plain loop over gh.training_batches (the loop notebook 03 writes) reproduces
+    meta_train's theta, and the batches carry meta_train's corrupted flags."""
+    config = gh.MetaConfig(method="maml", meta_iterations=230, corrupt_frac=0.3, n_tasks=6,
+                           seed=3)  # 230: more than two chunks, the last one partial
+    history = gh.meta_train(config)
+    batches = list(gh.training_batches(config))
+    assert len(batches) == 230
+    np.testing.assert_array_equal(np.stack([b.corrupted for b in batches]), history.corrupted)
+    theta = gh.init_theta(config.n_features, rng=gh.seed_streams(config.seed).init)
+    for batch in batches:
+        grads = gh.maml_meta_gradients(theta, batch.x_support, batch.y_support, batch.x_query,
+                                       batch.y_query, config.alpha)
+        theta = theta - config.beta * grads.mean(axis=0)
+    np.testing.assert_allclose(theta, history.theta, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="config"):
+        next(gh.training_batches({"method": "maml"}))
+
+
+def test_eval_query_sets_the_held_out_query_points_only():
+    base = gh.MetaConfig(method="maml", eval_tasks=7, k_query=10, seed=2)
+    wide = gh.MetaConfig(method="maml", eval_tasks=7, k_query=10, eval_query=40, seed=2)
+    assert gh.make_eval_tasks(base).x_query.shape == (7, 10, 50)
+    tasks = gh.make_eval_tasks(wide)
+    assert tasks.x_query.shape == (7, 40, 50)
+    np.testing.assert_array_equal(tasks.true_theta, gh.make_eval_tasks(base).true_theta)

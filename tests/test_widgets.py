@@ -68,8 +68,47 @@ def test_settings_reach_the_history(playground: gw.Playground) -> None:
     assert (c.alpha, c.beta, c.corrupt_frac) == pytest.approx((0.5, 2.0, 0.3))
     assert history.weights.shape == (100, 7)
     assert np.all(history.corrupted.sum(axis=1) == 2)  # round(0.3 * 7)
-    assert playground.message.startswith("T=7, alpha=0.5, beta=2: done in")
+    assert playground.message.startswith("T=7, alpha=0.5, beta=2, d=50, spread=1, inner "
+                                         "steps=1, minority=0: done in")
     assert not np.any(np.isnan(history.weights))
+
+
+def test_new_family_controls_reach_the_history(playground: gw.Playground) -> None:
+    """Spread, number of features, inner steps and the minority regime (issue 11)."""
+    set_controls(playground, method="both", spread=2.0, n_features=12, inner_steps=3,
+                 minority_frac=0.35, corrupt_frac=0.0, meta_iterations=50)
+    playground.train_button.click()
+    for history in playground.histories.values():
+        c = history.config
+        assert (c.n_features, c.inner_steps) == (12, 3)
+        assert (c.spread, c.minority_frac) == pytest.approx((2.0, 0.35))
+        assert history.theta.shape == (12,)
+        assert np.all(history.minority.sum(axis=1) == 2)  # round(0.35 * 6)
+        assert (c.eval_tasks, c.eval_query) == (gw.EVAL_TASKS, gw.EVAL_QUERY)
+    ga = playground.histories["ga"]
+    # three inner steps: the updates are no longer proportional to the support gradients,
+    # and the GA weights differ from what one step would give; every weight is still finite
+    assert np.isfinite(ga.weights).all()
+    pg = gw.make_playground(train=False, spread=0.0, n_features=2, inner_steps=10,
+                            minority_frac=0.5)
+    assert pg.values()["n_features"] == 2 and pg.values()["minority_frac"] == 0.5
+
+
+def test_playground_held_out_accuracy_is_measured_precisely() -> None:
+    """The held-out panel's standard error (over its tasks) is below 0.005, so a movement of
+    0.01 between evaluations is the starting point moving, not the measurement; with the
+    MetaConfig default (100 tasks x 10 query points) it is about 0.013."""
+    pg = gw.make_playground(method="maml")
+    history = pg.histories["maml"]
+
+    def standard_error(config):
+        per_task = gh.adapt_and_evaluate(history.theta, gh.make_eval_tasks(config),
+                                         config.alpha).accuracy_after
+        return per_task.std(ddof=1) / np.sqrt(per_task.size)
+
+    assert standard_error(history.config) < 0.005
+    default = gh.MetaConfig(method="maml", seed=history.config.seed)
+    assert standard_error(default) > 0.01  # what the panel showed before
 
 
 @pytest.mark.parametrize("method, expected", [
@@ -169,8 +208,9 @@ def test_lines_use_the_course_colours_and_method_labels(playground) -> None:
     method_colours = [gh.COLORS[m] for m in ("maml", "ga", "joint", "fomaml", "reptile",
                                              "ga-reptile")]
     assert len(set(method_colours)) == len(method_colours)  # every method its own colour
-    assert not {gh.COLORS["reptile"], gh.COLORS["ga-reptile"]} & {
-        gh.COLORS["corrupted"], gh.COLORS["random"]}
+    assert gh.COLORS["random"] not in method_colours
+    assert set(gh.TASK_STYLES) == {"clean", "corrupted"}  # tasks: markers, not colours
+    assert not {"clean", "corrupted"} & set(gh.COLORS)
 
 
 def test_both_methods_share_the_tasks(playground: gw.Playground) -> None:
@@ -470,13 +510,30 @@ def test_gd_explorer_recomputes_when_a_control_changes() -> None:
 def test_maml_explorer_recomputes_when_a_control_changes() -> None:
     explorer = gw.make_maml_explorer(meta_iterations=60)
     before = images(explorer)
-    assert explorer.result.config.method == "maml"
+    runs = explorer.result
+    assert {k: (h.config.method, h.config.first_order) for k, h in runs.items()} == {
+        "joint": ("joint", False), "fomaml": ("maml", True), "maml": ("maml", False)}
+    for history in runs.values():  # same seed: the three see the same batches
+        np.testing.assert_array_equal(history.theta_init, runs["maml"].theta_init)
     explorer.controls["n_tasks"].value = 17
-    assert explorer.result.weights.shape == (60, 17)
+    assert all(h.weights.shape == (60, 17) for h in explorer.result.values())
     explorer.controls["beta"].value = 0.1
-    assert explorer.result.config.beta == pytest.approx(0.1)
+    assert all(h.config.beta == pytest.approx(0.1) for h in explorer.result.values())
     assert images(explorer) != before
     assert "T=17" in explorer.message
+
+
+def test_maml_explorer_draws_maml_beside_joint_and_first_order() -> None:
+    explorer = gw.make_maml_explorer(meta_iterations=60)
+    for ax in explorer.plot.axes:
+        handles, labels = ax.get_legend_handles_labels()
+        assert labels == ["joint", "FO-MAML", "MAML"]
+        assert [h.get_color() for h in handles] == [gh.COLORS[k] for k in
+                                                    ("joint", "fomaml", "maml")]
+    final = {k: h.eval_accuracy[-1] for k, h in explorer.result.items()}
+    assert f"MAML - joint {final['maml'] - final['joint']:+.3f}" in explorer.message
+    c = explorer.result["maml"].config
+    assert (c.eval_tasks, c.eval_query) == (gw.EVAL_TASKS, gw.EVAL_QUERY)
 
 
 def test_ga_explorer_recomputes_when_a_control_changes() -> None:
@@ -506,9 +563,12 @@ def test_ga_explorer_offers_the_normalizations_the_outer_updates_and_outliers() 
     assert np.abs(explorer.result.weights).sum(axis=1).mean() < 0.9
     assert explorer.message.startswith("GA-MAML, book weights")
 
+    assert explorer.plot.axes[0].get_legend_handles_labels()[1] == ["GA-MAML", "MAML"]
+    assert "held-out accuracy (500 clean tasks): GA-MAML 0." in explorer.message
+    assert ", MAML 0." in explorer.message
     explorer.controls["method"].value = "ga-reptile"
     assert explorer.result.config.method == "ga-reptile"
-    assert explorer.plot.axes[0].get_legend_handles_labels()[1] == ["GA-Reptile"]
+    assert explorer.plot.axes[0].get_legend_handles_labels()[1] == ["GA-Reptile", "Reptile"]
     explorer.controls["corruption"].value = "outlier"
     assert explorer.result.config.corruption == "outlier"
     assert "outlier tasks 0." in explorer.message
