@@ -1420,7 +1420,7 @@ def plot_eval_accuracy(ax, history: History, *, label: str | None = None,
                     color=color or COLORS.get(method, OKABE_ITO[0]), label=label or method.upper())
     ax.set(title="Held-out accuracy after adaptation", xlabel="meta-iteration",
            ylabel="query accuracy")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")  # a few points per line: "best" is quick and keeps off them
     return lines
 
 

@@ -389,7 +389,7 @@ def make_maml_explorer(*, seed: int = 0, meta_iterations: int = 200) -> Explorer
                 label, color = MAML_EXPLORER_METHODS[key][0], gh.COLORS[key]
                 gh.plot_loss(ax_loss, history, label=label, color=color)
                 gh.plot_eval_accuracy(ax_acc, history, label=label, color=color)
-            ax_acc.legend(loc="lower right", fontsize=8)
+            ax_acc.legend(loc="best", fontsize=8)
 
         plot.render(draw)
         final = {key: h.eval_accuracy[-1] for key, h in runs.items()}

@@ -70,6 +70,20 @@ def test_copy_runs_and_every_checker_says_not_yet(copies: Path, source: Path) ->
     assert all("✗ not yet" in v and "✓ correct" not in v for v in verdicts), verdicts
 
 
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_checker_has_a_reference_solution_that_passes_it(source: Path) -> None:
+    """Every checker the lesson calls is asserted on a reference solution in the Solutions
+    section (nbval executes those cells, so a solution that fails its checker fails the
+    suite); no checker is left without one."""
+    cells = nbformat.read(source, as_version=4).cells
+    called = {m.group(1) for c in cells if "solution" not in c.metadata.get("tags", [])
+              for m in re.finditer(r"^(check_exercise_\w*)\(", c.source, re.MULTILINE)}
+    asserted = {m.group(1) for c in cells if "solution" in c.metadata.get("tags", [])
+                for m in re.finditer(r"^assert (check_exercise_\w*)\(", c.source, re.MULTILINE)}
+    assert called, f"{source.name}: no exercise checker is called"
+    assert called == asserted, f"checkers {sorted(called)}, on solutions {sorted(asserted)}"
+
+
 def test_refuses_to_overwrite_the_course(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(SCRIPT), str(ROOT / "notebooks")], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
