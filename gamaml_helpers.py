@@ -1374,7 +1374,13 @@ def plot_weights(ax, history: History, *, max_points: int = 1500, window: int = 
     """
     done = _check_axes_history(ax, history)
     n_tasks = history.config.n_tasks
-    color = COLORS.get(history.config.method, "#999999") if color is None else color
+    if color is None:
+        color = COLORS.get(history.config.method, "#999999")
+    else:
+        from matplotlib.colors import is_color_like
+
+        if not is_color_like(color):
+            raise ValueError(f"color must be a matplotlib colour, got {color!r}")
     artists = [ax.axhline(1.0 / n_tasks, color="#999999", linestyle=":", linewidth=1.2,
                           label="1/T (MAML)")]
     if done:

@@ -533,9 +533,14 @@ def run_job(job: Job) -> list[dict]:
 Runner = Callable[[list[Job]], list[list[dict]]]
 
 
-def run_jobs(jobs: list[Job], pool: ProcessPoolExecutor | None, phase: str) -> list[list[dict]]:
-    """Run jobs (in the pool, if any); results in job order. Progress on stderr."""
-    results: list[list[dict] | None] = [None] * len(jobs)
+def run_jobs(jobs: list, pool: ProcessPoolExecutor | None, phase: str, run=None,
+             cost=None) -> list:
+    """Run ``run(job)`` for every job (in the pool, if any), results in job order; progress on
+    stderr. ``run`` defaults to this study's ``run_job``; with ``cost(job)`` the most costly
+    jobs start first (the sine study's runs differ in length by 10x). Shared by both studies.
+    """
+    run = run_job if run is None else run
+    results: list = [None] * len(jobs)
     start = time.perf_counter()
     step = max(1, len(jobs) // 10)
 
@@ -544,16 +549,18 @@ def run_jobs(jobs: list[Job], pool: ProcessPoolExecutor | None, phase: str) -> l
             print(f"  {phase}: {done}/{len(jobs)} runs, {time.perf_counter() - start:.0f} s",
                   file=sys.stderr, flush=True)
 
+    order = list(range(len(jobs))) if cost is None else sorted(
+        range(len(jobs)), key=lambda i: -cost(jobs[i]))
     if pool is None:
-        for i, job in enumerate(jobs):
-            results[i] = run_job(job)
-            report(i + 1)
+        for done, i in enumerate(order, start=1):
+            results[i] = run(jobs[i])
+            report(done)
     else:
-        futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
+        futures = {pool.submit(run, jobs[i]): i for i in order}
         for done, future in enumerate(as_completed(futures), start=1):
             results[futures[future]] = future.result()
             report(done)
-    return results  # type: ignore[return-value]
+    return results
 
 
 # ---------------------------------------------------------------------------------------------
@@ -615,6 +622,42 @@ def position(line: list[dict], best: dict) -> str:
     return "largest stable" if line[i + 1]["diverged_runs"] else "interior"
 
 
+def choose(scored: list[dict], group: str, rank,
+           fixed: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """The tuning choice of both studies: per ``(row[group], row["method"])`` the stable grid
+    point with the smallest ``rank(row)`` (a tuple; diverged points never). Returns
+    ``{key: (alpha, beta)}`` and ``{key: {"alpha": where, "beta": where}}`` with ``where`` from
+    ``position``, "fixed" for the axes in ``fixed`` (one-value grids) or "all diverged" where no
+    point is stable. Marks the chosen rows of ``scored`` (``chosen``, ``*_status``).
+    """
+    keys = list(dict.fromkeys((row[group], row["method"]) for row in scored))
+    best: dict[tuple, tuple] = {}
+    for row in scored:
+        row["chosen"], row["alpha_status"], row["beta_status"] = 0, "", ""
+        if row["diverged_runs"]:
+            continue
+        key = (row[group], row["method"])
+        if key not in best or rank(row) < best[key][0]:
+            best[key] = (rank(row), row)
+    chosen, status = {}, {}
+    for key in keys:
+        if key not in best:
+            status[key] = {"alpha": "all diverged", "beta": "all diverged"}
+            continue
+        row = best[key][1]
+        mine = [r for r in scored if (r[group], r["method"]) == key]
+        lines = {"alpha": sorted((r for r in mine if r["beta"] == row["beta"]),
+                                 key=lambda r: r["alpha"]),
+                 "beta": sorted((r for r in mine if r["alpha"] == row["alpha"]),
+                                key=lambda r: r["beta"])}
+        status[key] = {axis: "fixed" if axis in fixed else position(lines[axis], row)
+                       for axis in ("alpha", "beta")}
+        chosen[key] = (row["alpha"], row["beta"])
+        row["chosen"] = 1
+        row["alpha_status"], row["beta_status"] = status[key]["alpha"], status[key]["beta"]
+    return chosen, status
+
+
 def select(scored: list[dict]) -> tuple[dict, dict]:
     """Choose (alpha, beta) per (regime, method) by the mean validation accuracy after 1 step.
 
@@ -623,31 +666,8 @@ def select(scored: list[dict]) -> tuple[dict, dict]:
     "beta": position}}`` (see ``position``; both "all diverged" where no point is stable).
     Marks the chosen rows of ``scored``.
     """
-    keys = list(dict.fromkeys((row["regime"], row["method"]) for row in scored))
-    best: dict[tuple, tuple] = {}
-    for row in scored:
-        row["chosen"], row["alpha_status"], row["beta_status"] = 0, "", ""
-        if row["diverged_runs"]:
-            continue
-        key = (row["regime"], row["method"])
-        rank = (-row["val_acc_1"], row["val_loss_1"], row["beta"], row["alpha"])
-        if key not in best or rank < best[key][0]:
-            best[key] = (rank, row)
-    chosen, status = {}, {}
-    for key in keys:
-        if key not in best:
-            status[key] = {"alpha": "all diverged", "beta": "all diverged"}
-            continue
-        row = best[key][1]
-        mine = [r for r in scored if (r["regime"], r["method"]) == key]
-        alpha_line = sorted((r for r in mine if r["beta"] == row["beta"]),
-                            key=lambda r: r["alpha"])
-        beta_line = [r for r in mine if r["alpha"] == row["alpha"]]  # sorted by beta already
-        status[key] = {"alpha": position(alpha_line, row), "beta": position(beta_line, row)}
-        chosen[key] = (row["alpha"], row["beta"])
-        row["chosen"] = 1
-        row["alpha_status"], row["beta_status"] = status[key]["alpha"], status[key]["beta"]
-    return chosen, status
+    return choose(scored, "regime",
+                  lambda r: (-r["val_acc_1"], r["val_loss_1"], r["beta"], r["alpha"]))
 
 
 def _beyond(exponents: set[int], where: str) -> set[int]:

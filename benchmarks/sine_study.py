@@ -75,7 +75,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from dataclasses import dataclass, fields, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -88,13 +88,14 @@ from ga_vs_maml import (  # noqa: E402
     STREAM,
     VAL_SEED_OFFSET,
     alpha_of,
+    choose,
     extend,
     format_interval,
     mean_ci,
     paired_difference,
-    position,
     write_csv,
 )
+from ga_vs_maml import run_jobs as _run_jobs  # noqa: E402
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "sine"
 
@@ -411,27 +412,9 @@ Runner = Callable[[list[Job]], list[dict]]
 
 
 def run_jobs(jobs: list[Job], pool: ProcessPoolExecutor | None, phase: str) -> list[dict]:
-    """Run jobs (in the pool, if any), longest first; results in job order. Progress: stderr."""
-    results: list[dict | None] = [None] * len(jobs)
-    start = time.perf_counter()
-    step = max(1, len(jobs) // 10)
-
-    def report(done: int) -> None:
-        if done % step == 0 or done == len(jobs):
-            print(f"  {phase}: {done}/{len(jobs)} runs, {time.perf_counter() - start:.0f} s",
-                  file=sys.stderr, flush=True)
-
-    order = sorted(range(len(jobs)), key=lambda i: -job_cost(jobs[i]))
-    if pool is None:
-        for done, i in enumerate(order, start=1):
-            results[i] = run_job(jobs[i])
-            report(done)
-    else:
-        futures = {pool.submit(run_job, jobs[i]): i for i in order}
-        for done, future in enumerate(as_completed(futures), start=1):
-            results[futures[future]] = future.result()
-            report(done)
-    return results  # type: ignore[return-value]
+    """Run jobs (in the pool, if any), longest first; results in job order (``ga_vs_maml``'s
+    runner with this study's ``run_job`` and ``job_cost``). Progress: stderr."""
+    return _run_jobs(jobs, pool, phase, run=run_job, cost=job_cost)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -482,33 +465,7 @@ def select(scored: list[dict], fixed: tuple[str, ...] = ()) -> tuple[dict, dict]
     "fixed" for the axes in ``fixed`` (a one-value grid), "all diverged" where no point is
     stable. Marks the chosen rows of ``scored``.
     """
-    keys = list(dict.fromkeys((row["experiment"], row["method"]) for row in scored))
-    best: dict[Key, tuple] = {}
-    for row in scored:
-        row["chosen"], row["alpha_status"], row["beta_status"] = 0, "", ""
-        if row["diverged_runs"]:
-            continue
-        key = (row["experiment"], row["method"])
-        rank = (row["val_mse"], row["beta"], row["alpha"])
-        if key not in best or rank < best[key][0]:
-            best[key] = (rank, row)
-    chosen, status = {}, {}
-    for key in keys:
-        if key not in best:
-            status[key] = {"alpha": "all diverged", "beta": "all diverged"}
-            continue
-        row = best[key][1]
-        mine = [r for r in scored if (r["experiment"], r["method"]) == key]
-        lines = {"alpha": sorted((r for r in mine if r["beta"] == row["beta"]),
-                                 key=lambda r: r["alpha"]),
-                 "beta": sorted((r for r in mine if r["alpha"] == row["alpha"]),
-                                key=lambda r: r["beta"])}
-        status[key] = {axis: "fixed" if axis in fixed else position(lines[axis], row)
-                       for axis in ("alpha", "beta")}
-        chosen[key] = (row["alpha"], row["beta"])
-        row["chosen"] = 1
-        row["alpha_status"], row["beta_status"] = status[key]["alpha"], status[key]["beta"]
-    return chosen, status
+    return choose(scored, "experiment", lambda r: (r["val_mse"], r["beta"], r["alpha"]), fixed)
 
 
 def fixed_axes(budget: Budget) -> tuple[str, ...]:

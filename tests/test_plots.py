@@ -284,3 +284,11 @@ def test_plot_eval_accuracy_draws_the_measured_points(which, request) -> None:
 def test_the_trained_history_is_evaluated_where_the_config_says(trained) -> None:
     np.testing.assert_array_equal(trained.eval_iterations, [10, 20, 30, 40, 50, 60])
     assert not np.isnan(trained.eval_accuracy).any()
+
+
+def test_plot_weights_takes_a_colour_and_rejects_nonsense(trained) -> None:
+    ax = new_axes()
+    gh.plot_weights(ax, trained, color="#E69F00")
+    assert {line.get_color() for line in ax.lines[1:]} == {"#E69F00"}
+    with pytest.raises(ValueError, match="^color must be"):
+        gh.plot_weights(new_axes(), trained, color="not-a-colour")

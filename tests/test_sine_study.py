@@ -27,7 +27,7 @@ import sine_study as study  # noqa: E402
 
 
 def test_statistics_are_ga_vs_maml_s_own():
-    for name in ("mean_ci", "paired_difference", "extend", "position", "write_csv"):
+    for name in ("mean_ci", "paired_difference", "extend", "choose", "write_csv", "_run_jobs"):
         assert getattr(study, name).__module__ == "ga_vs_maml", name
 
 
