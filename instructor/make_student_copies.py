@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
+if TYPE_CHECKING:
+    import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_TAG = "solution"
@@ -29,6 +31,16 @@ NOTE = (
     "`notebooks/`).")
 
 
+def load_nbformat():
+    """nbformat, imported only when a notebook is read, so that --help works without it."""
+    try:
+        import nbformat
+    except ModuleNotFoundError:
+        sys.exit("make_student_copies.py needs nbformat, which the course's environment has: "
+                 "run it as .venv/bin/python instructor/make_student_copies.py (README, Quick start).")
+    return nbformat
+
+
 def is_solution(cell) -> bool:
     return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
 
@@ -36,7 +48,7 @@ def is_solution(cell) -> bool:
 def student_copy(notebook: nbformat.NotebookNode, *,
                  keep_outputs: bool = False) -> nbformat.NotebookNode:
     """The notebook without its solution cells; the Solutions heading becomes a short note."""
-    copy = nbformat.from_dict(notebook)  # a deep copy
+    copy = load_nbformat().from_dict(notebook)  # a deep copy
     cells = []
     for cell in copy.cells:
         if is_solution(cell):
@@ -65,6 +77,7 @@ def main(argv: list[str] | None = None) -> list[Path]:
         parser.error(f"no notebooks in {args.notebooks}")
     if args.out.resolve() == args.notebooks.resolve():
         parser.error("the output folder must not be the course's notebooks folder")
+    nbformat = load_nbformat()
     args.out.mkdir(parents=True, exist_ok=True)
     written = []
     for source in sources:
