@@ -36,8 +36,8 @@ def load_nbformat():
     try:
         import nbformat
     except ModuleNotFoundError:
-        sys.exit("make_student_copies.py needs nbformat, which the course's environment has: "
-                 "run it as .venv/bin/python instructor/make_student_copies.py (README, Quick start).")
+        sys.exit("make_student_copies.py needs nbformat, which the course's environment has: run "
+                 "it as .venv/bin/python instructor/make_student_copies.py (README, Quick start).")
     return nbformat
 
 
