@@ -36,25 +36,42 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# The course's encoding: one Okabe-Ito colour per method (distinguishable with the common
-# forms of colour blindness) and one label per method.
-COLORS = {
-    "maml": "#0072B2",  # blue
-    "ga": "#D55E00",  # vermillion
-    "joint": "#009E73",  # bluish green
-    "fomaml": "#56B4E9",  # sky blue
-    "reptile": "#CC79A7",  # reddish purple
-    "ga-reptile": "#000000",  # black
-    "random": "#999999",  # grey: the random initialisation, a baseline rather than a method
+
+@dataclass(frozen=True)
+class Variant:
+    """A method variant: the outer rule it runs and how the course draws and names it."""
+
+    rule: str  # the outer rule (MetaConfig.method): "maml", "ga", "reptile", "ga-reptile", "joint"
+    label: str
+    color: str  # Okabe-Ito: distinguishable with the common forms of colour blindness
+    first_order: bool = False  # for "maml" and "ga" (Reptile is first order by construction)
+    normalization: str = "paper"  # GA weights, for "ga" and "ga-reptile" (notebook 04)
+
+
+# The course's one table of method variants, used by the helper, the widgets, both studies and
+# the notebooks. One encoding: a colour is a method, always the same one (a first-order or
+# cosine variant of GA shares its family's colour only where noted: FO-GA-MAML is GA-MAML's
+# vermillion, drawn hollow or dashed). Clean and corrupted tasks are told apart by marker and
+# line style in the method's colour, never by a second palette; everything else (support /
+# query, parameter sweeps, single tasks) uses black, greys or a sequential colour map.
+VARIANTS = {
+    "maml": Variant("maml", "MAML", "#0072B2"),  # blue
+    "fomaml": Variant("maml", "FO-MAML", "#56B4E9", first_order=True),  # sky blue
+    "ga": Variant("ga", "GA-MAML", "#D55E00"),  # vermillion
+    "foga": Variant("ga", "FO-GA-MAML", "#D55E00", first_order=True),  # vermillion, hollow
+    "ga-book": Variant("ga", "GA book", "#F0E442", normalization="book"),  # yellow
+    "ga-cosine": Variant("ga", "GA cosine*", "#E69F00", normalization="cosine"),  # orange
+    "reptile": Variant("reptile", "Reptile", "#CC79A7"),  # reddish purple
+    "ga-reptile": Variant("ga-reptile", "GA-Reptile", "#000000"),  # black
+    "ga-reptile-cosine": Variant("ga-reptile", "GA-Reptile cosine*", "#E69F00",
+                                 normalization="cosine"),  # orange, like GA cosine
+    "joint": Variant("joint", "joint", "#009E73"),  # bluish green
 }
-# The course's one encoding: a colour is a method (COLORS), always the same one. Clean and
-# corrupted tasks are told apart by marker and line style in the method's colour, never by a
-# second palette; everything else (support / query, parameter sweeps, single tasks) uses
-# black, greys or a sequential colour map, never a method's colour.
+COLORS = {name: v.color for name, v in VARIANTS.items()}
+COLORS["random"] = "#999999"  # grey: the random initialisation, a baseline, not a method
+METHOD_LABELS = {name: v.label for name, v in VARIANTS.items()}
 TASK_STYLES = {"clean": {"marker": "o", "linestyle": "-"},
                "corrupted": {"marker": "x", "linestyle": "--"}}
-METHOD_LABELS = {"maml": "MAML", "ga": "GA-MAML", "reptile": "Reptile",
-                 "ga-reptile": "GA-Reptile", "joint": "joint", "fomaml": "FO-MAML"}
 
 METHODS = ("maml", "ga", "reptile", "ga-reptile", "joint")
 REPTILE_METHODS = ("reptile", "ga-reptile")

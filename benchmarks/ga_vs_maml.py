@@ -302,18 +302,12 @@ class Method:
         return self.base in ("ga", "ga-reptile")
 
 
-BLUE, VERMILLION, GREEN, ORANGE, SKY, PURPLE, _YELLOW, BLACK = gh.OKABE_ITO
-METHODS = {
-    "maml": Method("MAML", "maml", BLUE, "o"),
-    "fomaml": Method("FO-MAML", "maml", BLUE, "o", first_order=True),
-    "ga": Method("GA-MAML", "ga", VERMILLION, "s"),
-    "foga": Method("FO-GA-MAML", "ga", VERMILLION, "s", first_order=True),
-    "ga-book": Method("GA book", "ga", ORANGE, "v", normalization="book"),
-    "ga-cosine": Method("GA cosine*", "ga", PURPLE, "^", normalization="cosine"),
-    "reptile": Method("Reptile", "reptile", SKY, "P"),
-    "ga-reptile": Method("GA-Reptile", "ga-reptile", BLACK, "X"),
-    "joint": Method("Joint", "joint", GREEN, "D"),
-}
+# Label, rule and colour come from the course's one table (gh.VARIANTS); the marker is this
+# figure's own. First-order variants are drawn hollow.
+MARKERS = {"maml": "o", "fomaml": "o", "ga": "s", "foga": "s", "ga-book": "v", "ga-cosine": "^",
+           "reptile": "P", "ga-reptile": "X", "joint": "D"}
+METHODS = {name: Method(v.label, v.rule, v.color, marker, v.first_order, v.normalization)
+           for name, marker in MARKERS.items() for v in [gh.VARIANTS[name]]}
 WEIGHTED = tuple(m for m, spec in METHODS.items() if spec.weighted)
 PAIRS = (("ga", "maml"), ("foga", "fomaml"), ("ga-book", "maml"), ("ga-cosine", "maml"),
          ("ga-reptile", "reptile"))  # paired differences, first minus second

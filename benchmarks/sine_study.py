@@ -190,17 +190,12 @@ class Method:
         return self.base in ("maml", "ga") and not self.first_order
 
 
-METHODS = {
-    "joint": Method("joint (pretrained)", "joint", gh.COLORS["joint"]),
-    "maml": Method("MAML", "maml", gh.COLORS["maml"]),
-    "fomaml": Method("FO-MAML", "maml", gh.COLORS["fomaml"], first_order=True),
-    "ga": Method("GA-MAML", "ga", gh.COLORS["ga"]),
-    "foga": Method("FO-GA-MAML", "ga", gh.COLORS["ga"], "--", first_order=True),
-    "reptile": Method("Reptile", "reptile", gh.COLORS["reptile"]),
-    "ga-reptile": Method("GA-Reptile", "ga-reptile", gh.COLORS["ga-reptile"]),
-    "ga-reptile-cosine": Method("GA-Reptile cosine*", "ga-reptile", gh.OKABE_ITO[3], "-.",
-                                normalization="cosine"),
-}
+# Label, rule and colour come from the course's one table (gh.VARIANTS); the line style is
+# this figure's own.
+LINESTYLES = {"joint": "-", "maml": "-", "fomaml": "-", "ga": "-", "foga": "--", "reptile": "-",
+              "ga-reptile": "-", "ga-reptile-cosine": "-."}
+METHODS = {name: Method(v.label, v.rule, v.color, style, v.first_order, v.normalization)
+           for name, style in LINESTYLES.items() for v in [gh.VARIANTS[name]]}
 COSINE_NOTE = ("* cosine: the paper's weights computed on unit-length updates, an extension "
                "of this course, not in the paper.")
 
