@@ -1111,6 +1111,10 @@ def adapt_and_evaluate(theta, batch: TaskBatch, alpha: float, *, steps: int = 1,
     return _evaluate(model, theta, batch, alpha, steps)
 
 
+class Diverged(ValueError):
+    """Raised by ``meta_train`` when theta stops being finite (beta or alpha too large)."""
+
+
 @dataclass
 class MetaConfig:
     """Everything that defines a meta-training run; ``seed`` makes it reproducible.
@@ -1309,7 +1313,7 @@ def meta_train(config: MetaConfig, callback: Callable[[int, History], None] | No
                         with np.errstate(over="warn", invalid="warn", divide="warn"):
                             callback(iteration + 1, history)  # the caller's code: numpy defaults
     except FloatingPointError as exc:
-        raise ValueError(f"training diverged at iteration {iteration + 1} ({exc}); lower beta "
+        raise Diverged(f"training diverged at iteration {iteration + 1} ({exc}); lower beta "
                          f"(={c.beta}) or alpha (={c.alpha})") from None
     history.seconds = time.perf_counter() - start
     return history

@@ -481,9 +481,7 @@ def train(job: Job) -> gh.History | None:
         minority_angle=regime.minority_angle, eval_every=job.budget.meta_iterations, eval_tasks=10)
     try:
         return gh.meta_train(config)
-    except ValueError as exc:
-        if "diverged" not in str(exc):
-            raise
+    except gh.Diverged:
         return None
 
 

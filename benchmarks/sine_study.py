@@ -351,9 +351,7 @@ def train(job: Job) -> gh.History | None:
     """Meta-train the job's configuration; None if it diverged."""
     try:
         return gh.meta_train(make_config(job))
-    except ValueError as exc:
-        if "diverged" not in str(exc):
-            raise
+    except gh.Diverged:
         return None
 
 

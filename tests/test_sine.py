@@ -155,5 +155,5 @@ def test_a_theta_that_stops_being_finite_still_raises():
     config = gh.MetaConfig(family="sine", method="maml", hidden=(8,), alpha=0.01, beta=1e3,
                            n_tasks=4, meta_iterations=200, eval_every=200, eval_tasks=5,
                            seed=0)
-    with pytest.raises(ValueError, match="diverged"):
+    with pytest.raises(gh.Diverged, match="diverged"):
         gh.meta_train(config)

@@ -393,7 +393,7 @@ def test_divergence_raises_value_error_naming_beta_without_warnings(config_facto
     config = config_factory(method=method, alpha=1e300, beta=1e300)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with pytest.raises(ValueError, match=r"diverged.*beta"):
+        with pytest.raises(gh.Diverged, match=r"diverged.*beta"):
             gh.meta_train(config)
 
 
