@@ -33,8 +33,8 @@ Protocol (the same for every method of an experiment):
   validation seed is never chosen; if every point did, the smallest values tried are used
   and the method's test runs report what they give). A choice at an edge of a grid gets the
   next value beyond it (run at every value of the other axis) and is made again, up to
-  ``max_extensions`` rounds: the rule and the helpers (``extend``, ``position``) of
-  ``ga_vs_maml.py``.
+  ``max_extensions`` rounds: the rule of ``ga_vs_maml.py``, shared through ``studylib.py``
+  (``tune_grid``, ``extend``, ``position``).
   "corrupted" is tuned on corrupted training batches, validated on clean tasks.
 * Evaluation: every method is retrained with its values on the test seeds and adapted to
   ``eval_tasks`` fresh test tasks per seed (their own seed stream) with 0, 1, ..., 10 plain
@@ -42,8 +42,9 @@ Protocol (the same for every method of an experiment):
   ``eval_query`` query points per task. One seed fixes the initial theta (per network size),
   the training batches and the test tasks for every method, so results pair by seed; the test
   tasks of "ga-paper" and "corrupted" are the same.
-* Statistics (``mean_ci``, ``paired_difference`` of ``ga_vs_maml.py``): mean over seeds with a
-  95 % t-interval; paired differences per seed; runs with a non-finite MSE left out.
+* Statistics (``mean_ci``, ``paired_difference`` of ``studylib.py``, shared with
+  ``ga_vs_maml.py``): mean over seeds with a 95 % t-interval; paired differences per seed;
+  runs with a non-finite MSE left out.
 
 Outputs (in ``--out``): ``raw.csv`` (one row per experiment, method and seed), ``summary.csv``
 (tidy: mean and interval per experiment, kind, name and metric), ``tuning.csv`` (every grid
@@ -51,6 +52,10 @@ point's validation MSE), ``summary.md``, ``sine.png``, ``protocol.json`` and
 ``params/<experiment>/<method>_seed<k>.npz`` (``W1, b1, W2, b2, W3, b3`` of the meta-learned
 theta). The files depend only on the arguments: running twice gives identical files. Timings
 go to stderr only.
+
+The budgets, methods and experiments are in ``sine_design.py``; what the study shares with
+``ga_vs_maml.py`` (the statistics, the tuning rule's helpers, the job runner and the report
+helpers) is in ``studylib.py``, imported as ``studylib``.
 """
 
 from __future__ import annotations
@@ -67,221 +72,35 @@ import os
 os.environ.setdefault("MALLOC_TOP_PAD_", "16777216")
 
 import argparse  # noqa: E402
-import contextlib  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import multiprocessing  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from dataclasses import dataclass, fields, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+import studylib  # noqa: E402
+from sine_design import (  # noqa: E402
+    CORRUPTION_NOTE,
+    DIVERGED_MSE,
+    EXPERIMENTS,
+    FULL,
+    HEADLINE_STEPS,
+    MAX_STEPS,
+    METHODS,
+    QUICK,
+    Budget,
+    Experiment,
+    check_design,
+    inner_lr,
+    outer_lr,
+)
 
 import gamaml_helpers as gh  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ga_vs_maml import (  # noqa: E402
-    STREAM,
-    VAL_SEED_OFFSET,
-    alpha_of,
-    choose,
-    extend,
-    format_interval,
-    mean_ci,
-    paired_difference,
-    write_csv,
-)
-from ga_vs_maml import run_jobs as _run_jobs  # noqa: E402
-
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "sine"
-
-# ---------------------------------------------------------------------------------------------
-# Settings: the budget (decided by the lead from the research runs) and the design
-# ---------------------------------------------------------------------------------------------
-
-OUTER_LR_BASE = 1e-3  # Adam's learning rate grid: OUTER_LR_BASE * alpha_of(j), j = 0 is 1e-3
-INNER_LR_BASE = 0.01  # the inner learning rate grid: INNER_LR_BASE * alpha_of(j)
-CORRUPT_FRAC = 0.3
-# The corruption of "corrupted", and why (CORRUPTION_NOTE goes into summary.md). Measured in a
-# pilot (4 seeds, 1000 meta-iterations, beta 3e-3, not tuned; PyTorch-style init): headroom
-# after 5 steps with "outlier" +0.23 +- 0.14 (Reptile), +1.54 +- 0.63 (MAML), and the paper's
-# weights gave outlier tasks 5.2x a clean task's weight; with "random" -0.01 +- 0.15 (Reptile),
-# +0.16 +- 0.12 (MAML), noise tasks getting 0.54x.
-CORRUPTION = "outlier"
-CORRUPTION_NOTE = (
-    "Why outliers: a corrupted task's amplitude is tripled, so its targets, and so its "
-    "inner-loop update, are about 3 times larger than a clean task's. With uniform weights the "
-    "corrupted 30 % dominate the batch's summed update and pull the initialisation towards "
-    "large-amplitude waves (the headroom measures what that costs), and the paper's weights, "
-    "w_i ∝ g_i · Σ_j g_j, grow with the length of a task's update, so they favour exactly these "
-    "tasks. Random labels (noise independent of x) have updates of ordinary length in random "
-    "directions, which largely cancel in the sum; in a pilot run (see CORRUPTION in the "
-    "script) they cost Reptile nothing measurable. Flipped labels are no corruption at all "
-    "with phases uniform on [0, 2π]: −A sin(x − φ) = A sin(x − (φ − π)), a wave of the same "
-    "family.")
-MAX_STEPS = 10  # test-time adaptation steps 0..MAX_STEPS
-# An MSE above this counts as diverged (NaN): predicting 0 gives about 4.2 on these waves, so
-# anything this large means the adaptation blew up (means of 1e100s would swamp the statistics).
-DIVERGED_MSE = 1e6
-HEADLINE_STEPS = (0, 1, 5, 10)
-PAPER_NUMBERS = (("reptile", 0.13), ("ga-reptile", 0.08))  # GA paper, sine, MSE (5 steps)
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Everything that sets the cost of the study (the design is ``EXPERIMENTS``)."""
-
-    seeds: int  # test seeds 0..seeds-1, shared by every experiment and method (pairs)
-    finn_iterations: int  # meta-iterations of "finn"
-    finn_tasks: int  # its meta-batch size (Finn et al.: 25)
-    paper_iterations: int  # meta-iterations of "ga-paper" and "corrupted" (equal: headroom)
-    paper_tasks: int  # their meta-batch size
-    outer_lr_exponents: tuple[int, ...]  # starting grid of Adam's lr: OUTER_LR_BASE*alpha_of(j)
-    inner_lr_exponents: tuple[int, ...]  # starting grid of the inner lr (one value: not tuned)
-    max_extensions: int  # rounds of edge extension
-    val_seeds: int  # validation runs train with seeds VAL_SEED_OFFSET + 0, 1, ...
-    val_tasks: int  # validation tasks per validation seed
-    eval_tasks: int  # fresh test tasks per test seed
-    eval_query: int  # query points per validation and test task
-    param_seeds: int  # parameters saved for seeds 0..param_seeds-1
-
-
-# Cost model (CPU milliseconds per meta-iteration, measured in the study's own runs on this
-# 2-core VM with MALLOC_TOP_PAD_): "finn" (T = 25, one step, 40-40) joint 1.4, MAML 1.7,
-# FO-MAML 1.0, Reptile 0.7; "ga-paper" and "corrupted" (T = 5, five steps, 64-64 tanh)
-# Reptile 2.0, GA-Reptile 2.0-2.6, MAML 4.8, GA-MAML 5.2; evaluation 1 s ("finn") and 3 s
-# (the others) per run (1000 tasks x 11 step counts x 50 query points). Tuning ("ga-paper"
-# only, one validation seed, a 2 x 2 grid plus one round of edge extension) ran 36 runs.
-# With finn_iterations 3000 and paper_iterations 4000 the whole study took 908 s of wall time
-# (1721 s CPU), a little over the 15-minute limit; the values below cut both by about 15 %.
-# What the budget costs in quality (Finn et al. train 70 000 meta-iterations, the research
-# runs for this study 8000-10 000) is discussed in notebook 06.
-FULL = Budget(seeds=10, finn_iterations=2500, finn_tasks=25, paper_iterations=3500,
-              paper_tasks=5, outer_lr_exponents=(0, 1), inner_lr_exponents=(0, 1),
-              max_extensions=1, val_seeds=1, val_tasks=200, eval_tasks=1000, eval_query=50,
-              param_seeds=1)
-QUICK = Budget(seeds=2, finn_iterations=20, finn_tasks=5, paper_iterations=20, paper_tasks=5,
-               outer_lr_exponents=(0, 1), inner_lr_exponents=(0,), max_extensions=1,
-               val_seeds=1, val_tasks=20, eval_tasks=40, eval_query=20, param_seeds=1)
-
-
-@dataclass(frozen=True)
-class Method:
-    """A method as ``gh.MetaConfig`` runs it, and how the figure draws it."""
-
-    label: str
-    base: str  # MetaConfig.method
-    colour: str  # Okabe-Ito (gh.COLORS where the course has one for it)
-    linestyle: str = "-"
-    first_order: bool = False
-    normalization: str = "paper"  # GA weights; used by "ga" and "ga-reptile" only
-
-    @property
-    def weighted(self) -> bool:
-        """True for the gradient-agreement methods, whose task weights are reported."""
-        return self.base in ("ga", "ga-reptile")
-
-    @property
-    def second_order(self) -> bool:
-        return self.base in ("maml", "ga") and not self.first_order
-
-
-# Label, rule and colour come from the course's one table (gh.VARIANTS); the line style is
-# this figure's own.
-LINESTYLES = {"joint": "-", "maml": "-", "fomaml": "-", "ga": "-", "foga": "--", "reptile": "-",
-              "ga-reptile": "-", "ga-reptile-cosine": "-."}
-METHODS = {name: Method(v.label, v.rule, v.color, style, v.first_order, v.normalization)
-           for name, style in LINESTYLES.items() for v in [gh.VARIANTS[name]]}
-COSINE_NOTE = ("* cosine: the paper's weights computed on unit-length updates, an extension "
-               "of this course, not in the paper.")
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """One experiment: a task family, a network, a training protocol and its methods."""
-
-    name: str
-    title: str
-    methods: tuple[str, ...]
-    pairs: tuple[tuple[str, str], ...]  # paired differences, first minus second
-    hidden: tuple[int, ...]
-    phase: tuple[float, float]
-    inner_steps: int  # inner steps in training
-    protocol_steps: int  # test-time steps of validation and of the headline
-    size: str  # "finn" or "paper": which Budget fields set meta-iterations and meta-batch
-    tuning: str  # "fixed" (alpha, beta below), "grid", or an experiment's name (its choices)
-    alpha: float = 0.01  # inner lr when fixed
-    beta: float = 1e-3  # Adam's lr when fixed
-    amplitude: tuple[float, float] = (0.1, 5.0)
-    x_range: tuple[float, float] = (-5.0, 5.0)
-    k_shot: int = 10  # support (and, in training, query) points per task
-    activation: str = "relu"
-    corrupt_frac: float = 0.0
-    corruption: str = "flip"
-    clean_reference: str | None = None  # the experiment trained on clean tasks (headroom)
-    paper: tuple[tuple[str, float], ...] = ()  # the paper's MSE per method
-
-    def iterations(self, budget: Budget) -> int:
-        return getattr(budget, f"{self.size}_iterations")
-
-    def n_tasks(self, budget: Budget) -> int:
-        return getattr(budget, f"{self.size}_tasks")
-
-    @property
-    def sizes(self) -> tuple[int, ...]:
-        return (1, *self.hidden, 1)
-
-
-EXPERIMENTS = (
-    Experiment("finn", "Finn et al.'s setup", ("joint", "maml", "fomaml", "reptile"),
-               (("fomaml", "maml"), ("reptile", "maml"), ("joint", "maml")), hidden=(40, 40),
-               phase=(0.0, math.pi), inner_steps=1, protocol_steps=1, size="finn",
-               tuning="fixed"),
-    Experiment("ga-paper", "The GA paper's protocol",
-               ("reptile", "ga-reptile", "maml", "ga"),
-               (("ga-reptile", "reptile"), ("ga", "maml")), hidden=(64, 64),
-               phase=(0.0, 2 * math.pi), inner_steps=5, protocol_steps=5, size="paper",
-               tuning="grid", activation="tanh", paper=PAPER_NUMBERS),
-    Experiment("corrupted", f"{CORRUPT_FRAC:.0%} {CORRUPTION} tasks per meta-batch",
-               ("reptile", "ga-reptile", "ga-reptile-cosine"),
-               (("ga-reptile", "reptile"), ("ga-reptile-cosine", "reptile")),
-               hidden=(64, 64), phase=(0.0, 2 * math.pi), inner_steps=5, protocol_steps=5,
-               size="paper", tuning="ga-paper", activation="tanh", corrupt_frac=CORRUPT_FRAC,
-               corruption=CORRUPTION, clean_reference="ga-paper"),
-)
-
-
-def check_design(experiments: tuple[Experiment, ...]) -> None:
-    """Reject designs the study cannot run: unknown methods, pairs or references."""
-    names = {e.name for e in experiments}
-    for e in experiments:
-        unknown = [m for m in e.methods if m not in METHODS]
-        missing = [m for pair in e.pairs for m in pair if m not in e.methods]
-        if unknown or missing or len(set(e.methods)) != len(e.methods):
-            raise ValueError(f"experiment {e.name}: unknown methods {unknown}, pair methods not "
-                             f"run {missing}, or a method listed twice")
-        if e.tuning not in ("fixed", "grid") and e.tuning not in names:
-            raise ValueError(f"experiment {e.name}: tuning must be 'fixed', 'grid' or an "
-                             f"experiment's name, got {e.tuning!r}")
-        if e.clean_reference is not None and e.clean_reference not in names:
-            raise ValueError(f"experiment {e.name}: unknown clean_reference")
-        if not 0 <= e.protocol_steps <= MAX_STEPS:
-            raise ValueError(f"experiment {e.name}: protocol_steps must be in 0..{MAX_STEPS}")
-
-
-def inner_lr(j: int) -> float:
-    """Grid point j of the inner learning rate: 0.01 * (..., 0.3, 1, 3, ...), j = 0 is 0.01."""
-    return float(f"{INNER_LR_BASE * alpha_of(j):.6g}")
-
-
-def outer_lr(k: int) -> float:
-    """Grid point k of Adam's learning rate: 1e-3 * (..., 0.3, 1, 3, ...), k = 0 is 1e-3."""
-    return float(f"{OUTER_LR_BASE * alpha_of(k):.6g}")
-
 
 # ---------------------------------------------------------------------------------------------
 # One run: meta-train, adapt to fresh tasks, measure
@@ -318,7 +137,7 @@ def eval_tasks(e: Experiment, role: str, seed: int, n_tasks: int, k_query: int) 
     every method, and for every experiment with the same task family."""
     return gh.sample_sine_tasks(n_tasks, e.k_shot, k_query=k_query, amplitude=e.amplitude,
                                 phase=e.phase, x_range=e.x_range,
-                                rng=np.random.default_rng([STREAM[role], seed]))
+                                rng=studylib.task_rng(role, seed))
 
 
 def mse_curve(model, theta: np.ndarray, tasks: gh.TaskBatch, alpha: float,
@@ -347,14 +166,6 @@ MSE_METRICS = tuple(f"mse_{s}" for s in range(MAX_STEPS + 1))
 WEIGHT_METRICS = ("w_clean", "w_corrupted", "w_sum")
 
 
-def train(job: Job) -> gh.History | None:
-    """Meta-train the job's configuration; None if it diverged."""
-    try:
-        return gh.meta_train(make_config(job))
-    except gh.Diverged:
-        return None
-
-
 def run_job(job: Job) -> dict:
     """Train and evaluate one job: ``{"row": ..., "theta": ..., "cpu": s, "wall": s,
     "cpu_train": s, "iterations": int}`` (the times go to stderr only, never into the files).
@@ -365,7 +176,7 @@ def run_job(job: Job) -> dict:
     """
     cpu, wall = time.process_time(), time.perf_counter()
     e, b = job.experiment, job.budget
-    history = train(job)
+    history = studylib.train(make_config(job))
     cpu_train = time.process_time() - cpu
     n_tasks = b.val_tasks if job.role == "val" else b.eval_tasks
     steps = e.protocol_steps if job.role == "val" else MAX_STEPS
@@ -401,64 +212,46 @@ def job_cost(job: Job) -> float:
     return e.iterations(job.budget) * e.n_tasks(job.budget) * per_task * math.prod(e.hidden)
 
 
-Runner = Callable[[list[Job]], list[dict]]
-
-
-def run_jobs(jobs: list[Job], pool: ProcessPoolExecutor | None, phase: str) -> list[dict]:
-    """Run jobs (in the pool, if any), longest first; results in job order (``ga_vs_maml``'s
-    runner with this study's ``run_job`` and ``job_cost``). Progress: stderr."""
-    return _run_jobs(jobs, pool, phase, run=run_job, cost=job_cost)
-
-
 # ---------------------------------------------------------------------------------------------
-# Tuning: ga_vs_maml's edge-extended grids, scored by validation MSE (lower is better)
+# Tuning: studylib's edge-extended grids, scored by validation MSE (lower is better)
 # ---------------------------------------------------------------------------------------------
 
 Key = tuple[str, str]  # (experiment, method)
-Point = tuple[str, str, int, int]  # (experiment, method, inner exponent j, outer exponent k)
 
 
-def tuning_jobs(points: list[Point], by_name: dict[str, Experiment], budget: Budget) -> list[Job]:
+def tuning_jobs(points: list[studylib.Point], by_name: dict[str, Experiment],
+                budget: Budget) -> list[Job]:
     """Validation runs of grid points, one per validation seed."""
-    return [Job(by_name[e], m, inner_lr(j), outer_lr(k), VAL_SEED_OFFSET + v, "val", budget)
-            for e, m, j, k in points for v in range(budget.val_seeds)]
+    seeds = [studylib.VAL_SEED_OFFSET + v for v in range(budget.val_seeds)]
+    return [Job(by_name[e], m, inner_lr(j), outer_lr(k), seed, "val", budget)
+            for e, m, j, k in points for seed in seeds]
 
 
-def score(rows: list[dict], added_in: dict[tuple, int],
-          order: list[Key] | None = None) -> list[dict]:
+def _unscorable(row: dict) -> bool:
+    return bool(row["diverged"]) or not math.isfinite(row["val_mse"])
+
+
+def score_mse(rows: list[dict], added_in: dict[tuple, int],
+              order: list[Key] | None = None) -> list[dict]:
     """One row per grid point (experiment, method, alpha, beta): the mean validation MSE over
     the validation seeds; NaN (never chosen) if any seed diverged or gave a non-finite MSE.
     ``added_in[(experiment, method, alpha, beta)]`` is the round that added the point. Sorted
-    by ``order`` of (experiment, method) (default: by name), then alpha, then beta."""
-    groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        key = (row["experiment"], row["method"], row["alpha"], row["beta"])
-        groups.setdefault(key, []).append(row)
-    scored = []
-    for key, group in groups.items():
-        bad = sum(1 for r in group if r["diverged"] or not math.isfinite(r["val_mse"]))
-        scored.append({
-            **dict(zip(("experiment", "method", "alpha", "beta"), key, strict=True)),
-            "round": added_in[key],
-            "val_mse": math.nan if bad else float(np.mean([r["val_mse"] for r in group])),
-            "runs": len(group), "diverged_runs": bad, "chosen": 0, "alpha_status": "",
-            "beta_status": ""})
-    rank = {key: i for i, key in enumerate(order or sorted(
-        {(r["experiment"], r["method"]) for r in scored}))}
-    scored.sort(key=lambda r: (rank[r["experiment"], r["method"]], r["alpha"], r["beta"]))
-    return scored
+    by ``order`` of (experiment, method) (default: by name), then alpha, then beta
+    (``studylib.score``)."""
+    return studylib.score(rows, "experiment", added_in, {"val_mse": "val_mse"}, order, _unscorable)
 
 
-def select(scored: list[dict], fixed: tuple[str, ...] = ()) -> tuple[dict, dict]:
+def select_by_mse(scored: list[dict], fixed: tuple[str, ...] = ()) -> tuple[dict, dict]:
     """Choose (alpha, beta) per (experiment, method): the lowest mean validation MSE (ties:
     smaller beta, then smaller alpha); diverged points never.
 
     Returns ``{key: (alpha, beta)}`` and ``{key: {"alpha": where, "beta": where}}``, ``where``
-    as in ``ga_vs_maml.position`` ("interior", "largest stable", "lower edge", "upper edge"),
+    as in ``studylib.position`` ("interior", "largest stable", "lower edge", "upper edge"),
     "fixed" for the axes in ``fixed`` (a one-value grid), "all diverged" where no point is
     stable. Marks the chosen rows of ``scored``.
     """
-    return choose(scored, "experiment", lambda r: (r["val_mse"], r["beta"], r["alpha"]), fixed)
+    return studylib.choose(scored, "experiment", lambda r: (r["val_mse"], r["beta"], r["alpha"]),
+                           fixed)
 
 
 def fixed_axes(budget: Budget) -> tuple[str, ...]:
@@ -468,39 +261,29 @@ def fixed_axes(budget: Budget) -> tuple[str, ...]:
 
 
 def tune(experiments: tuple[Experiment, ...], budget: Budget,
-         run: Runner) -> tuple[dict, dict, list[dict]]:
+         run: studylib.Runner) -> tuple[dict, dict, list[dict]]:
     """Tune every method of every "grid" experiment; ``run`` executes a list of jobs.
 
     Round 0 runs the starting grid (the product of the inner and outer starting grids); each
     later round adds, for every (experiment, method) whose choice sits at an edge of a tuned
-    axis, the next value beyond it (``ga_vs_maml.extend``), and chooses again, up to
-    ``budget.max_extensions`` rounds. Where every point diverged, the smallest (beta, alpha)
-    tried is chosen, with status "all diverged". Returns (chosen, status, scored).
+    axis, the next value beyond it, and chooses again, up to ``budget.max_extensions`` rounds
+    (``studylib.tune_grid``). Where every point diverged, the smallest (beta, alpha) tried is
+    chosen, with status "all diverged". Returns (chosen, status, scored).
     """
     by_name = {e.name: e for e in experiments}
     keys = [(e.name, m) for e in experiments if e.tuning == "grid" for m in e.methods]
     if not keys:
         return {}, {}, []
     fixed = fixed_axes(budget)
-    start = (set(budget.inner_lr_exponents), set(budget.outer_lr_exponents))
-    grid = dict.fromkeys(keys, start)
-    points = [(*key, j, k) for key in keys for j in sorted(start[0]) for k in sorted(start[1])]
-    rows: list[dict] = []
-    added_in: dict[tuple, int] = {}
-    for round_ in range(budget.max_extensions + 1):
-        added_in.update({(e, m, inner_lr(j), outer_lr(k)): round_ for e, m, j, k in points})
-        rows += [result["row"] for result in run(tuning_jobs(points, by_name, budget))]
-        scored = score(rows, added_in, keys)
-        chosen, status = select(scored, fixed)
-        if round_ == budget.max_extensions:
-            break
-        # A fixed axis is never extended: to ga_vs_maml.extend it is "interior" (unless every
-        # point diverged, where it grows the outer grid towards smaller learning rates).
-        moves = {key: {axis: "interior" if where == "fixed" else where
-                       for axis, where in s.items()} for key, s in status.items()}
-        points = extend(grid, moves)
-        if not points:
-            break
+
+    def run_points(points: list[studylib.Point]) -> list[dict]:
+        return [result["row"] for result in run(tuning_jobs(points, by_name, budget))]
+
+    chosen, status, scored = studylib.tune_grid(
+        keys, (set(budget.inner_lr_exponents), set(budget.outer_lr_exponents)),
+        budget.max_extensions, lambda j, k: (inner_lr(j), outer_lr(k)), run_points,
+        lambda rows, added_in: score_mse(rows, added_in, keys),
+        lambda scored: select_by_mse(scored, fixed))
     for key, where in status.items():  # nothing stable: the most cautious point tried
         if where["beta"] == "all diverged":
             mine = [r for r in scored if (r["experiment"], r["method"]) == key]
@@ -546,31 +329,24 @@ def hyperparameters(experiments: tuple[Experiment, ...], chosen: dict,
 
 
 # ---------------------------------------------------------------------------------------------
-# Statistics: means, paired differences and headroom (mean_ci, paired_difference reused)
+# Statistics: means, paired differences and headroom (studylib's intervals)
 # ---------------------------------------------------------------------------------------------
+
+
+SUMMARY_KEY = ("experiment", "kind", "name", "metric")  # the columns that key a summary row
 
 
 def summary_row(experiment: str, kind: str, name: str, metric: str, values=None,
                 pair=None) -> dict:
-    """Mean and 95 % half-width of the finite ``values`` or of the finite pairs ``pair = (a,
-    b)`` (``paired_difference``, a - b); NaN where there are too few."""
-    if pair is not None:
-        a, b = (np.asarray(p, dtype=float) for p in pair)
-        keep = np.isfinite(a) & np.isfinite(b)
-        a, b = a[keep], b[keep]
-        n = int(a.size)
-        mean, half = (paired_difference(a, b) if n >= 2
-                      else (float(a[0] - b[0]) if n else math.nan, math.nan))
-    else:
-        v = np.asarray(values, dtype=float)
-        v = v[np.isfinite(v)]
-        n = int(v.size)
-        mean, half = mean_ci(v) if n >= 2 else (float(v[0]) if n else math.nan, math.nan)
-    return {"experiment": experiment, "kind": kind, "name": name, "metric": metric, "n": n,
-            "mean": mean, "half_width": half, "ci_low": mean - half, "ci_high": mean + half}
+    """Mean and 95 % half-width of the finite ``values`` (``studylib.interval``) or of the
+    finite pairs ``pair = (a, b)`` (``studylib.paired_interval``, a - b); NaN where there are
+    too few."""
+    stats = studylib.interval(values) if pair is None else studylib.paired_interval(*pair)
+    return {"experiment": experiment, "kind": kind, "name": name, "metric": metric, **stats}
 
 
-def pair_name(first: str, second: str) -> str:
+def difference_name(first: str, second: str) -> str:
+    """The summary name of the paired difference ``first - second``."""
     return f"{first} - {second}"
 
 
@@ -587,10 +363,8 @@ def summarise(raw: list[dict], experiments: tuple[Experiment, ...]) -> list[dict
     by_name = {e.name: e for e in experiments}
     out = []
 
-    def paired(key_a: Key, key_b: Key, metric: str):
-        a, b = table[key_a], table[key_b]
-        seeds = sorted(set(a) & set(b))
-        return [a[s][metric] for s in seeds], [b[s][metric] for s in seeds]
+    def paired(key_a: Key, key_b: Key, metric: str) -> tuple[list, list]:
+        return studylib.seed_pairs(table[key_a], table[key_b], metric)
 
     for e in experiments:
         for m in e.methods:
@@ -599,7 +373,7 @@ def summarise(raw: list[dict], experiments: tuple[Experiment, ...]) -> list[dict
                 out.append(summary_row(e.name, "method", m, metric,
                                        [rows[s][metric] for s in sorted(rows)]))
         for first, second in e.pairs:
-            out.extend(summary_row(e.name, "difference", pair_name(first, second), metric,
+            out.extend(summary_row(e.name, "difference", difference_name(first, second), metric,
                                    pair=paired((e.name, first), (e.name, second), metric))
                        for metric in MSE_METRICS)
         if e.clean_reference:
@@ -612,24 +386,9 @@ def summarise(raw: list[dict], experiments: tuple[Experiment, ...]) -> list[dict
     return out
 
 
-def index(summary_rows: list[dict]) -> dict[tuple, dict]:
-    """Summary rows keyed by (experiment, kind, name, metric)."""
-    return {(r["experiment"], r["kind"], r["name"], r["metric"]): r for r in summary_rows}
-
-
 # ---------------------------------------------------------------------------------------------
 # Output files
 # ---------------------------------------------------------------------------------------------
-
-
-def cell(s: dict, key: tuple, signed: bool = False, digits: int = 3) -> str:
-    """``mean ± half`` of summary row ``key`` (``ga_vs_maml.format_interval``)."""
-    return format_interval(s.get(key), signed, digits)
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(row) + " |" for row in rows), ""]
 
 
 def _steps_header(e: Experiment) -> list[str]:
@@ -644,15 +403,14 @@ def _range(r: tuple[float, float]) -> str:
     return f"U[{one(r[0])}, {one(r[1])}]"
 
 
-STATUS_TEXT = {"interior": "", "largest stable": "S", "upper edge": "E↑", "lower edge": "E↓",
-               "fixed": "", "all diverged": "D"}
-
-
 def _lr(value: float, where: str) -> str:
-    return f"{value:g}" + (f" ({STATUS_TEXT[where]})" if STATUS_TEXT[where] else "")
+    """A learning rate and, if its choice is not interior or fixed, its mark (e.g. "S")."""
+    mark = studylib.STATUS_MARK[where]
+    return f"{value:g}" + (f" ({mark})" if mark else "")
 
 
-def method_table(s: dict, e: Experiment, hyper: dict) -> list[str]:
+def mse_table(s: dict, e: Experiment, hyper: dict) -> list[str]:
+    """Per method of ``e``: its learning rates and test MSE after the headline steps."""
     paper = dict(e.paper)
     header = ["Method", "inner lr α", "Adam lr β", *_steps_header(e)]
     if paper:
@@ -662,24 +420,25 @@ def method_table(s: dict, e: Experiment, hyper: dict) -> list[str]:
         h = hyper[e.name, m]
         row = [METHODS[m].label, _lr(h["alpha"], h["alpha_status"]),
                _lr(h["beta"], h["beta_status"]),
-               *(cell(s, (e.name, "method", m, f"mse_{k}")) for k in HEADLINE_STEPS)]
+               *(studylib.cell(s, (e.name, "method", m, f"mse_{k}")) for k in HEADLINE_STEPS)]
         if paper:
             row.append(f"{paper[m]:.2f}" if m in paper else "")
         rows.append(row)
-    return _table(header, rows)
+    return studylib.markdown_table(header, rows)
 
 
-def difference_table(s: dict, e: Experiment, kind: str = "difference") -> list[str]:
+def mse_differences(s: dict, e: Experiment, kind: str = "difference") -> list[str]:
+    """The paired differences of ``e`` (or, kind "headroom", its headroom) in test MSE."""
     if kind == "difference":
-        names = [(pair_name(a, b), f"{METHODS[a].label} − {METHODS[b].label}")
+        names = [(difference_name(a, b), f"{METHODS[a].label} − {METHODS[b].label}")
                  for a, b in e.pairs]
     else:
         names = [(m, METHODS[m].label) for m in e.methods
                  if (e.name, "headroom", m, "mse_0") in s]
-    return _table(["Paired difference" if kind == "difference" else "Headroom of",
-                   *_steps_header(e)],
-                  [[label, *(cell(s, (e.name, kind, name, f"mse_{k}"), signed=True)
-                             for k in HEADLINE_STEPS)] for name, label in names])
+    return studylib.markdown_table(["Paired difference" if kind == "difference" else "Headroom of",
+                           *_steps_header(e)],
+                          [[label, *(studylib.cell(s, (e.name, kind, name, f"mse_{k}"), signed=True)
+                                     for k in HEADLINE_STEPS)] for name, label in names])
 
 
 def weights_table(s: dict, e: Experiment) -> list[str]:
@@ -689,12 +448,12 @@ def weights_table(s: dict, e: Experiment) -> list[str]:
             continue
         get = {metric: s[e.name, "method", m, metric]["mean"] for metric in WEIGHT_METRICS}
         ratio = get["w_corrupted"] / get["w_clean"] if get["w_clean"] else math.nan
-        rows.append([METHODS[m].label, cell(s, (e.name, "method", m, "w_clean")),
-                     cell(s, (e.name, "method", m, "w_corrupted")),
+        rows.append([METHODS[m].label, studylib.cell(s, (e.name, "method", m, "w_clean")),
+                     studylib.cell(s, (e.name, "method", m, "w_corrupted")),
                      f"{ratio:.2f}" if math.isfinite(ratio) else "n/a",
-                     cell(s, (e.name, "method", m, "w_sum"))])
-    return _table(["Method", "mean w, clean tasks", "mean w, corrupted tasks",
-                   "corrupted ÷ clean", "Σ_i w_i per meta-step"], rows)
+                     studylib.cell(s, (e.name, "method", m, "w_sum"))])
+    return studylib.markdown_table(["Method", "mean w, clean tasks", "mean w, corrupted tasks",
+                           "corrupted ÷ clean", "Σ_i w_i per meta-step"], rows)
 
 
 def protocol_text(e: Experiment, budget: Budget) -> str:
@@ -718,7 +477,8 @@ def tried_lines(experiments, budget: Budget, hyper: dict, scored: list[dict]) ->
     lines = [
         f"Starting grids: Adam's learning rate β in {{{outer}}}, inner learning rate α in "
         f"{{{inner}}} (a one-value grid is fixed, not tuned). Every point is meta-trained on "
-        f"{budget.val_seeds} validation seed(s) (training seeds {VAL_SEED_OFFSET}, ...) and "
+        f"{budget.val_seeds} validation seed(s) (training seeds {studylib.VAL_SEED_OFFSET}, ...) "
+        "and "
         f"scored by the mean MSE after the protocol's steps on {budget.val_tasks} fresh "
         "validation tasks per seed (ties: smaller β, then α); a point that diverged on any "
         "validation seed is never chosen. A choice at an edge of a tuned grid gets the next "
@@ -742,7 +502,7 @@ def tried_lines(experiments, budget: Budget, hyper: dict, scored: list[dict]) ->
                     _lr(hyper[e.name, m]["beta"], hyper[e.name, m]["beta_status"]),
                     hyper[e.name, m]["source"]] for e in experiments for m in e.methods]
     lines += ["Chosen values (inner learning rate α, Adam's learning rate β):", "",
-              *_table(["Experiment", "Method", "α", "β", "set by"], chosen_rows)]
+              *studylib.markdown_table(["Experiment", "Method", "α", "β", "set by"], chosen_rows)]
     rows = []
     for r in scored:
         mse = f"{r['val_mse']:.4f}" if math.isfinite(r["val_mse"]) else \
@@ -751,13 +511,14 @@ def tried_lines(experiments, budget: Budget, hyper: dict, scored: list[dict]) ->
                      f"{r['beta']:g}", str(r["round"]), f"**{mse}**" if r["chosen"] else mse])
     if rows:
         lines += ["Every grid point (chosen in bold; round 0 = the starting grid):", "",
-                  *_table(["Experiment", "Method", "α", "β", "round", "validation MSE"], rows)]
+                  *studylib.markdown_table(["Experiment", "Method", "α", "β", "round",
+                                   "validation MSE"], rows)]
     return lines
 
 
 def markdown(summary_rows, experiments, budget: Budget, hyper: dict, scored: list[dict],
              raw: list[dict], command: str) -> str:
-    s = index(summary_rows)
+    s = studylib.index(summary_rows, SUMMARY_KEY)
     lines = [
         "# Sine-wave regression: MAML, Reptile and gradient agreement", "",
         f"Generated by `benchmarks/sine_study.py` ({budget.seeds} test seeds). Every cell: mean "
@@ -769,7 +530,7 @@ def markdown(summary_rows, experiments, budget: Budget, hyper: dict, scored: lis
         f"Reproduce: `{command}`", ""]
     for number, e in enumerate(experiments, start=1):
         lines += [f"## {number}. {e.name}: {e.title}", "", protocol_text(e, budget), "",
-                  *method_table(s, e, hyper)]
+                  *mse_table(s, e, hyper)]
         if e.paper:
             lines += [
                 "paper: Eshratifar et al. (2018), MSE over 1000 unseen tasks, with the "
@@ -777,14 +538,14 @@ def markdown(summary_rows, experiments, budget: Budget, hyper: dict, scored: lis
                 "seeds unstated; their \"gradient agreement\" row is listed with GA-Reptile "
                 "(the paper's sine experiment uses the Reptile variant).", ""]
         if any(METHODS[m].normalization == "cosine" for m in e.methods):
-            lines += [COSINE_NOTE, ""]
-        lines += ["Paired differences (MSE):", "", *difference_table(s, e)]
+            lines += [studylib.COSINE_NOTE, ""]
+        lines += ["Paired differences (MSE):", "", *mse_differences(s, e)]
         if e.clean_reference:
             lines += [
                 f"Headroom: a method's test MSE trained with corrupted batches minus trained "
                 f"with clean ones ({e.clean_reference}), same seeds and test tasks (positive: "
                 "what the corruption costs, the most a reweighting could win back).", "",
-                *difference_table(s, e, kind="headroom"),
+                *mse_differences(s, e, kind="headroom"),
                 *([CORRUPTION_NOTE, ""] if e.corruption == "outlier" else []),
                 "GA weights over training (mean w_i of clean and of corrupted tasks; uniform "
                 "weights would give 1/T to both):", "", *weights_table(s, e)]
@@ -800,11 +561,11 @@ def markdown(summary_rows, experiments, budget: Budget, hyper: dict, scored: lis
 def protocol(experiments, budget: Budget, hyper: dict, command: str) -> dict:
     """Everything needed to rerun the study, as one JSON-able dict."""
     out = {"command": command, "test_seeds": list(range(budget.seeds)),
-           "validation_seeds": [VAL_SEED_OFFSET + v for v in range(budget.val_seeds)],
+           "validation_seeds": [studylib.VAL_SEED_OFFSET + v for v in range(budget.val_seeds)],
            "budget": {f.name: getattr(budget, f.name) for f in fields(Budget)},
            "outer_optimizer": {"name": "adam", "b1": 0.9, "b2": 0.999, "eps": 1e-8},
-           "test_task_stream": f"numpy default_rng([{STREAM['test']}, seed])",
-           "validation_task_stream": f"numpy default_rng([{STREAM['val']}, seed])",
+           "test_task_stream": f"numpy default_rng([{studylib.STREAM['test']}, seed])",
+           "validation_task_stream": f"numpy default_rng([{studylib.STREAM['val']}, seed])",
            "experiments": {}}
     for e in experiments:
         out["experiments"][e.name] = {
@@ -847,7 +608,7 @@ def figure(summary_rows, experiments, path: Path, n_seeds: int) -> None:
     """Top: test MSE vs adaptation steps per method; bottom: paired differences (and headroom)."""
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
 
-    s = index(summary_rows)
+    s = studylib.index(summary_rows, SUMMARY_KEY)
     steps = np.arange(MAX_STEPS + 1)
     nan = {"mean": math.nan, "half_width": math.nan}
 
@@ -860,7 +621,7 @@ def figure(summary_rows, experiments, path: Path, n_seeds: int) -> None:
         top, bottom = axes[0, col], axes[1, col]
         for m in e.methods:
             spec = METHODS[m]
-            _band(top, steps, series(e, "method", m), spec.colour, spec.linestyle, spec.label)
+            _band(top, steps, series(e, "method", m), spec.colour, spec.style, spec.label)
         for m, value in e.paper:
             top.plot([e.protocol_steps], [value], marker="*", ms=13, ls="none",
                      color=METHODS[m].colour, mec="white",
@@ -873,8 +634,8 @@ def figure(summary_rows, experiments, path: Path, n_seeds: int) -> None:
         top.axvline(e.protocol_steps, color="#999999", lw=0.8, ls=":")
         for first, second in e.pairs:
             spec = METHODS[first]
-            _band(bottom, steps, series(e, "difference", pair_name(first, second)), spec.colour,
-                  spec.linestyle, f"{spec.label} − {METHODS[second].label}")
+            _band(bottom, steps, series(e, "difference", difference_name(first, second)),
+                  spec.colour, spec.style, f"{spec.label} − {METHODS[second].label}")
         if e.clean_reference:
             for m in e.methods:
                 if (e.name, "headroom", m, "mse_0") in s and not METHODS[m].weighted:
@@ -890,7 +651,7 @@ def figure(summary_rows, experiments, path: Path, n_seeds: int) -> None:
             ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, fontsize=8,
                       frameon=False)
     fig.suptitle(f"Sine-wave regression: test MSE after adaptation (mean and 95 % t-band over "
-                 f"{n_seeds} seeds)\n{COSINE_NOTE}", fontsize=11)
+                 f"{n_seeds} seeds)\n{studylib.COSINE_NOTE}", fontsize=11)
     fig.savefig(path, dpi=100, metadata={"Software": None})
 
 
@@ -905,22 +666,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="2 seeds, tiny budget; writes to a temporary folder unless --out")
     parser.add_argument("--seeds", type=int, default=None,
                         help=f"test seeds (default {FULL.seeds}; {QUICK.seeds} with --quick)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help=f"output folder (default {DEFAULT_OUT})")
-    parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    studylib.add_run_options(parser, DEFAULT_OUT)
     args = parser.parse_args(argv)
     budget = QUICK if args.quick else FULL
     command = [".venv/bin/python benchmarks/sine_study.py"] + (["--quick"] if args.quick else [])
     if args.seeds is not None:
-        if not 2 <= args.seeds <= VAL_SEED_OFFSET:
-            parser.error(f"--seeds must be in 2..{VAL_SEED_OFFSET} (an interval needs two)")
+        if not 2 <= args.seeds <= studylib.VAL_SEED_OFFSET:
+            parser.error(f"--seeds must be in 2..{studylib.VAL_SEED_OFFSET} "
+                         "(an interval needs two)")
         if args.seeds != budget.seeds:
             command.append(f"--seeds {args.seeds}")
             budget = replace(budget, seeds=args.seeds)
-    if args.workers < 1:
-        parser.error("--workers must be >= 1")
-    if args.out is None:
-        args.out = Path(tempfile.mkdtemp(prefix="sine_study_")) if args.quick else DEFAULT_OUT
+    studylib.check_run_options(parser, args, DEFAULT_OUT, "sine_study_")
     args.budget, args.command = budget, " ".join(command)
     return args
 
@@ -955,12 +712,11 @@ def run_study(budget: Budget, out: Path, workers: int = 2,
           f"{workers} worker(s), output {out}", file=sys.stderr, flush=True)
     runs: list[tuple[str, list[Job], list[dict]]] = []  # (phase, jobs, results): timings
     context = multiprocessing.get_context("forkserver")  # fresh workers: MALLOC_TOP_PAD_ acts
-    pool = ProcessPoolExecutor(workers, mp_context=context) if workers > 1 else None
-    with pool or contextlib.nullcontext():
+    with studylib.worker_pool(workers, context) as pool:
         print("1/2 tuning", file=sys.stderr, flush=True)
 
         def run_tuning(jobs: list[Job]) -> list[dict]:
-            results = run_jobs(jobs, pool, "tuning")
+            results = studylib.run_jobs(jobs, pool, "tuning", run_job, job_cost)
             runs.append(("val ", jobs, results))
             return results
 
@@ -969,7 +725,7 @@ def run_study(budget: Budget, out: Path, workers: int = 2,
         print("2/2 evaluation", file=sys.stderr, flush=True)
         jobs = [Job(e, m, hyper[e.name, m]["alpha"], hyper[e.name, m]["beta"], seed, "test",
                     budget) for e in experiments for m in e.methods for seed in seeds]
-        results = run_jobs(jobs, pool, "evaluation")
+        results = studylib.run_jobs(jobs, pool, "evaluation", run_job, job_cost)
         runs.append(("test", jobs, results))
     raw = [result["row"] for result in results]
     summary = summarise(raw, experiments)
@@ -977,12 +733,9 @@ def run_study(budget: Budget, out: Path, workers: int = 2,
     paths = {"raw": out / "raw.csv", "summary": out / "summary.csv", "tuning": out / "tuning.csv",
              "markdown": out / "summary.md", "figure": out / "sine.png",
              "protocol": out / "protocol.json"}
-    write_csv(paths["raw"], raw, digits=6)
-    write_csv(paths["summary"], summary, digits=6)
-    if scored:
-        write_csv(paths["tuning"], scored, digits=6)
-    else:
-        paths["tuning"].write_text("", encoding="utf-8")
+    studylib.write_csv(paths["raw"], raw, digits=6)
+    studylib.write_csv(paths["summary"], summary, digits=6)
+    studylib.write_csv(paths["tuning"], scored, digits=6)  # no tuning: an empty file
     paths["markdown"].write_text(markdown(summary, experiments, budget, hyper, scored, raw,
                                           command), encoding="utf-8")
     paths["protocol"].write_text(json.dumps(protocol(experiments, budget, hyper, command),
@@ -1012,15 +765,16 @@ def run_study(budget: Budget, out: Path, workers: int = 2,
 
 
 def print_headline(summary_rows: list[dict], experiments) -> None:
-    s = index(summary_rows)
+    s = studylib.index(summary_rows, SUMMARY_KEY)
     print("\ntest MSE after the protocol's steps (mean ± 95% half-width), paired differences:")
     for e in experiments:
         k = e.protocol_steps
         metric = f"mse_{k}"
-        cells = "  ".join(f"{m} {cell(s, (e.name, 'method', m, metric))}" for m in e.methods)
-        diffs = "  ".join(
-            f"{pair_name(a, b)} {cell(s, (e.name, 'difference', pair_name(a, b), metric), True)}"
-            for a, b in e.pairs)
+        cells = "  ".join(f"{m} {studylib.cell(s, (e.name, 'method', m, metric))}"
+                          for m in e.methods)
+        names = [difference_name(a, b) for a, b in e.pairs]
+        diffs = "  ".join(f"{n} {studylib.cell(s, (e.name, 'difference', n, metric), True)}"
+                          for n in names)
         print(f"  {e.name} ({k} steps): {cells}\n      {diffs}".replace("**", ""))
 
 

@@ -1,7 +1,9 @@
-"""Tests of benchmarks/sine_study.py: its tuning rule (with a stand-in for the worker pool), its
-paired differences and headroom on synthetic numbers, its adaptation curve against
-``gh.adapt_and_evaluate``, and a ``--quick`` run, twice (in the pool and in-process): every
-file is written, the saved parameters rebuild theta, and the two runs give identical files."""
+"""Tests of benchmarks/sine_study.py and its design (benchmarks/sine_design.py): its tuning rule
+(with a stand-in for the worker pool), its paired differences and headroom on synthetic numbers,
+its adaptation curve against ``gh.adapt_and_evaluate``, and a ``--quick`` run, twice (in the
+pool and in-process): every file is written, the saved parameters rebuild theta, and the two
+runs give identical files. What it shares with ga_vs_maml.py is tested in
+tests/test_studylib.py."""
 
 from __future__ import annotations
 
@@ -18,17 +20,28 @@ import pytest
 import gamaml_helpers as gh
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # where the study finds studylib when it runs
+import sine_design  # noqa: E402
 import sine_study as study  # noqa: E402
+import studylib  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # Design, grids and command line
 # ---------------------------------------------------------------------------------------------
 
 
-def test_statistics_are_ga_vs_maml_s_own():
-    for name in ("mean_ci", "paired_difference", "extend", "choose", "write_csv", "_run_jobs"):
-        assert getattr(study, name).__module__ == "ga_vs_maml", name
+def test_statistics_and_tuning_rule_are_studylib_s():
+    # The sine study keeps no copy: it calls studylib's (tests/test_studylib.py tests them).
+    assert study.studylib is studylib
+    for name in ("mean_ci", "paired_difference", "extend", "choose", "write_csv", "run_jobs"):
+        assert getattr(studylib, name).__module__ == "studylib", name
+        assert not hasattr(study, name), name
+
+
+def test_the_design_is_sine_design_s():
+    for name in ("EXPERIMENTS", "Experiment", "Budget", "FULL", "QUICK", "METHODS",
+                 "check_design", "inner_lr", "outer_lr"):
+        assert getattr(study, name) is getattr(sine_design, name), name
 
 
 def test_grids_are_round_log_grids():
@@ -89,7 +102,7 @@ def test_select_takes_the_lowest_mse_and_says_where_it_sits():
                for b, mse in ((1e-3, 0.5), (3e-3, 0.2), (1e-2, 0.1))]
     scored += [_point(0.01, b, 0.4, "reptile") for b in (1e-3, 3e-3)]  # a tie: smaller beta
     scored += [_point(0.01, b, 0.1, "fomaml", diverged=1) for b in (1e-3, 3e-3)]
-    chosen, status = study.select(scored, fixed=("alpha",))
+    chosen, status = study.select_by_mse(scored, fixed=("alpha",))
     assert chosen["e", "maml"] == (0.01, 3e-3)
     assert status["e", "maml"] == {"alpha": "fixed", "beta": "interior"}
     assert chosen["e", "ga"] == (0.01, 3e-3)  # 1e-2 scores lower but diverged on a seed
@@ -99,7 +112,7 @@ def test_select_takes_the_lowest_mse_and_says_where_it_sits():
     assert ("e", "fomaml") not in chosen
     assert status["e", "fomaml"] == {"alpha": "all diverged", "beta": "all diverged"}
     assert sum(r["chosen"] for r in scored) == 3
-    chosen, status = study.select(scored[:3])
+    chosen, status = study.select_by_mse(scored[:3])
     assert status["e", "maml"]["alpha"] == "lower edge"  # one alpha, not declared fixed
 
 
@@ -114,7 +127,7 @@ def _fake_runner(peaks: dict, calls: list | None = None, unstable_above: float =
         for job in jobs:
             alpha, beta = peaks.get(job.method, (0.01, 1e-3))
             mse = (0.1 + math.log10(job.beta / beta) ** 2 + math.log10(job.alpha / alpha) ** 2
-                   + 0.001 * (job.seed - study.VAL_SEED_OFFSET))
+                   + 0.001 * (job.seed - studylib.VAL_SEED_OFFSET))
             diverged = int(job.beta > unstable_above)
             out.append({"row": {"experiment": job.experiment.name, "method": job.method,
                                 "seed": job.seed, "alpha": job.alpha, "beta": job.beta,
@@ -207,10 +220,10 @@ def _synthetic_raw(n_seeds=5, nan=()):
 
 def test_summarise_means_pairs_and_headroom():
     raw = _synthetic_raw()
-    s = study.index(study.summarise(raw, study.EXPERIMENTS))
+    s = studylib.index(study.summarise(raw, study.EXPERIMENTS), study.SUMMARY_KEY)
     values = [1.0 + 0.1 + 0.01 * 0 + 0.05 * seed + 0.05 for seed in range(5)]
     row = s["ga-paper", "method", "reptile", "mse_5"]
-    assert (row["mean"], row["half_width"]) == pytest.approx(study.mean_ci(values))
+    assert (row["mean"], row["half_width"]) == pytest.approx(studylib.mean_ci(values))
     assert row["n"] == 5 and row["ci_low"] == pytest.approx(row["mean"] - row["half_width"])
     # GA-Reptile - Reptile: a constant shift (the seed offsets cancel), zero width.
     row = s["ga-paper", "difference", "ga-reptile - reptile", "mse_1"]
@@ -218,7 +231,7 @@ def test_summarise_means_pairs_and_headroom():
     # GA-MAML - MAML: the interval of the per-seed differences.
     diffs = [0.01 + 0.001 * seed**2 for seed in range(5)]
     row = s["ga-paper", "difference", "ga - maml", "mse_0"]
-    assert (row["mean"], row["half_width"]) == pytest.approx(study.mean_ci(diffs))
+    assert (row["mean"], row["half_width"]) == pytest.approx(studylib.mean_ci(diffs))
     # Headroom: corrupted-trained minus clean-trained, same method, same seeds.
     order = {e.name: {m: i for i, m in enumerate(e.methods)} for e in study.EXPERIMENTS}
     for m in ("reptile", "ga-reptile"):
@@ -236,7 +249,7 @@ def test_summarise_means_pairs_and_headroom():
 def test_summarise_leaves_non_finite_values_out_of_means_and_pairs():
     raw = _synthetic_raw(nan={("ga-paper", "ga", 2), ("ga-paper", "maml", 4),
                               ("corrupted", "reptile", 0)})
-    s = study.index(study.summarise(raw, study.EXPERIMENTS))
+    s = studylib.index(study.summarise(raw, study.EXPERIMENTS), study.SUMMARY_KEY)
     assert s["ga-paper", "method", "ga", "mse_1"]["n"] == 4
     assert s["ga-paper", "difference", "ga - maml", "mse_1"]["n"] == 3
     assert s["corrupted", "headroom", "reptile", "mse_1"]["n"] == 4  # seed 0 left out
@@ -244,16 +257,6 @@ def test_summarise_leaves_non_finite_values_out_of_means_and_pairs():
     assert one["mean"] == 1.0 and math.isnan(one["half_width"]) and one["n"] == 1
     none = study.summary_row("e", "difference", "a - b", "mse_0", pair=([math.nan], [1.0]))
     assert none["n"] == 0 and math.isnan(none["mean"])
-
-
-def test_cells_bold_only_intervals_that_exclude_zero():
-    s = {"a": {"mean": -0.05, "half_width": 0.01, "ci_low": -0.06, "ci_high": -0.04},
-         "b": {"mean": -0.05, "half_width": 0.1, "ci_low": -0.15, "ci_high": 0.05},
-         "c": {"mean": math.nan, "half_width": math.nan, "ci_low": math.nan,
-               "ci_high": math.nan}}
-    assert study.cell(s, "a", signed=True) == "**-0.050 ± 0.010**"
-    assert study.cell(s, "b", signed=True) == "-0.050 ± 0.100"
-    assert study.cell(s, "c") == study.cell(s, "missing") == "n/a"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,12 +1,12 @@
-"""Tests of benchmarks/ga_vs_maml.py: its statistics on numbers with known answers, its tuning
-rule and the edge extension of the beta grid (with a stand-in for the worker pool), its paired
-differences and headroom on synthetic numbers, its task streams and diagnostics, and a smoke run
-of the whole study on a tiny budget, twice (the files must be identical)."""
+"""Tests of benchmarks/ga_vs_maml.py: its tuning rule and the edge extension of the alpha and
+beta grids (with a stand-in for the worker pool), its paired differences and headroom on
+synthetic numbers, its task streams and diagnostics, and a smoke run of the whole study on a tiny
+budget, twice (the files must be identical). The statistics and the helpers it shares with the
+sine study are tested in tests/test_studylib.py."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
 import sys
 from pathlib import Path
@@ -15,137 +15,12 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "benchmarks" / "ga_vs_maml.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("ga_vs_maml", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ga_vs_maml"] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-study = _load()
-
+sys.path.insert(0, str(ROOT / "benchmarks"))  # where the study finds studylib when it runs
+import ga_vs_maml as study  # noqa: E402
+import studylib  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
-# t distribution
-# ---------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("df", "expected"),
-    [(1, 12.7062), (2, 4.3027), (4, 2.7764), (9, 2.2622), (19, 2.0930), (30, 2.0423),
-     (120, 1.9799)],
-)
-def test_t_quantile_matches_table(df, expected):
-    assert study.t_quantile(0.975, df) == pytest.approx(expected, abs=1e-4)
-
-
-def test_t_quantile_closed_forms():
-    # df = 1 is the Cauchy distribution; df = 2 has t = (2p - 1) / sqrt(2 p (1 - p)).
-    for p in (0.6, 0.9, 0.975, 0.995):
-        assert study.t_quantile(p, 1) == pytest.approx(math.tan(math.pi * (p - 0.5)), rel=1e-9)
-        assert study.t_quantile(p, 2) == pytest.approx((2 * p - 1) / math.sqrt(2 * p * (1 - p)),
-                                                       rel=1e-9)
-
-
-def test_t_quantile_symmetry_median_and_normal_limit():
-    assert study.t_quantile(0.5, 7) == 0.0
-    assert study.t_quantile(0.025, 19) == pytest.approx(-study.t_quantile(0.975, 19), rel=1e-12)
-    assert study.t_quantile(0.975, 10**7) == pytest.approx(1.959964, abs=1e-6)
-    # The series (df <= 10 000) and the expansion (beyond) agree where they meet.
-    assert study.t_quantile(0.975, 10_000) == pytest.approx(study.t_quantile(0.975, 10_001),
-                                                            abs=1e-6)
-
-
-def test_t_cdf_inverts_quantile_and_matches_cauchy():
-    for df in (1, 2, 3, 8, 25, 99):
-        for p in (0.55, 0.8, 0.975):
-            assert study.t_cdf(study.t_quantile(p, df), df) == pytest.approx(p, abs=1e-10)
-    for t in (-3.0, 0.0, 0.7, 5.0):
-        assert study.t_cdf(t, 1) == pytest.approx(0.5 + math.atan(t) / math.pi, abs=1e-12)
-    assert study.t_cdf(math.inf, 3) == 1.0
-    assert study.t_cdf(-math.inf, 3) == 0.0
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "word"),
-    [({"p": 0.0, "df": 3}, "p"), ({"p": 1.0, "df": 3}, "p"), ({"p": math.nan, "df": 3}, "p"),
-     ({"p": True, "df": 3}, "p"), ({"p": 0.9, "df": 0}, "df"), ({"p": 0.9, "df": 2.5}, "df")],
-)
-def test_t_quantile_rejects_bad_input(kwargs, word):
-    with pytest.raises(ValueError, match=word):
-        study.t_quantile(**kwargs)
-
-
-def test_t_cdf_rejects_bad_input():
-    with pytest.raises(ValueError, match="df"):
-        study.t_cdf(1.0, 0)
-    with pytest.raises(ValueError, match="t must"):
-        study.t_cdf(math.nan, 3)
-
-
-# ---------------------------------------------------------------------------------------------
-# Mean with a t interval, paired differences
-# ---------------------------------------------------------------------------------------------
-
-
-def test_mean_ci_known_answer():
-    mean, half = study.mean_ci([1.0, 2.0, 3.0, 4.0, 5.0])
-    # s = sqrt(2.5), n = 5, t_{0.975, 4} = 2.776445
-    assert mean == pytest.approx(3.0)
-    assert half == pytest.approx(2.776445 * math.sqrt(2.5) / math.sqrt(5), rel=1e-6)
-    _, half_90 = study.mean_ci([1.0, 2.0, 3.0, 4.0, 5.0], level=0.90)
-    assert half_90 == pytest.approx(2.131847 * math.sqrt(2.5) / math.sqrt(5), rel=1e-6)
-
-
-def test_mean_ci_of_constant_data_has_zero_width():
-    assert study.mean_ci([0.7] * 20) == (pytest.approx(0.7), 0.0)
-
-
-def test_mean_ci_covers_the_true_mean_about_95_percent_of_the_time():
-    rng = np.random.default_rng(0)
-    samples = rng.normal(1.0, 2.0, size=(2000, 5))
-    covered = [abs(m - 1.0) <= h for m, h in map(study.mean_ci, samples)]
-    assert np.mean(covered) == pytest.approx(0.95, abs=0.015)
-
-
-def test_paired_difference():
-    a = np.array([0.71, 0.74, 0.69, 0.80])
-    assert study.paired_difference(a, a) == (0.0, 0.0)
-    # A constant shift is known exactly, whatever the spread between seeds.
-    mean, half = study.paired_difference(a + 0.01, a)
-    assert mean == pytest.approx(0.01)
-    assert half == pytest.approx(0.0, abs=1e-12)
-    # Otherwise it is the interval of the differences.
-    b = a - np.array([1.0, 2.0, 3.0, 4.0, 5.0][:4])
-    assert study.paired_difference(a, b) == pytest.approx(study.mean_ci([1.0, 2.0, 3.0, 4.0]))
-
-
-@pytest.mark.parametrize(
-    ("values", "word"),
-    [([1.0], "at least 2"), ([], "at least 2"), ([1.0, math.nan], "NaN"),
-     ([[1.0, 2.0], [3.0, 4.0]], "1-D"), (["a", "b"], "numbers")],
-)
-def test_mean_ci_rejects_bad_input(values, word):
-    with pytest.raises(ValueError, match=word):
-        study.mean_ci(values)
-
-
-def test_interval_functions_reject_bad_level_and_lengths():
-    for level in (0.0, 1.0, 95, True):
-        with pytest.raises(ValueError, match="level"):
-            study.mean_ci([1.0, 2.0], level=level)
-    with pytest.raises(ValueError, match="same length"):
-        study.paired_difference([1.0, 2.0, 3.0], [1.0, 2.0])
-    with pytest.raises(ValueError, match="b contains"):
-        study.paired_difference([1.0, 2.0], [1.0, math.inf])
-
-
-# ---------------------------------------------------------------------------------------------
-# Tuning: selection, where the choice sits, edge extension
+# Tuning: the selection rule, where the choice sits, the rounds of extension
 # ---------------------------------------------------------------------------------------------
 
 
@@ -157,14 +32,15 @@ def _val_row(alpha, beta, acc, loss=0.5, diverged=0, regime="clean", method="mam
 
 def _select(rows):
     added_in = {(r["regime"], r["method"], r["alpha"], r["beta"]): 0 for r in rows}
-    scored = study.score(rows, added_in)
-    chosen, status = study.select(scored)
+    scored = study.score_accuracy(rows, added_in)
+    chosen, status = study.select_by_accuracy(scored)
     return chosen, status, scored
 
 
 def test_grids_are_exact_logarithmic_sequences():
     assert [study.beta_of(k) for k in range(-2, 3)] == [0.025, 0.05, 0.1, 0.2, 0.4]
     assert [study.alpha_of(j) for j in range(-3, 4)] == [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
+    # The extension of both grids (studylib.extend) is tested in tests/test_studylib.py.
 
 
 @pytest.mark.parametrize(
@@ -236,30 +112,6 @@ def test_select_flags_a_method_whose_every_point_diverged():
     chosen, status, _ = _select(rows)
     assert ("clean", "ga") not in chosen
     assert status["clean", "ga"] == {"alpha": "all diverged", "beta": "all diverged"}
-
-
-def test_extend_adds_one_value_beyond_each_edge_as_a_full_product():
-    def where(alpha, beta):
-        return {"alpha": alpha, "beta": beta}
-
-    grid = {("clean", m): ({0, 1}, {-1, 0, 1}) for m in ("maml", "ga", "reptile", "foga")}
-    status = {("clean", "maml"): where("interior", "interior"),
-              ("clean", "ga"): where("interior", "upper edge"),
-              ("clean", "reptile"): where("lower edge", "largest stable"),
-              ("clean", "foga"): where("all diverged", "all diverged")}
-    points = study.extend(grid, status)
-    assert points == [("clean", "ga", 0, 2), ("clean", "ga", 1, 2),
-                      ("clean", "reptile", -1, -1), ("clean", "reptile", -1, 0),
-                      ("clean", "reptile", -1, 1),
-                      ("clean", "foga", 0, -2), ("clean", "foga", 1, -2)]
-    assert grid["clean", "maml"] == ({0, 1}, {-1, 0, 1})
-    assert grid["clean", "ga"] == ({0, 1}, {-1, 0, 1, 2})
-    assert grid["clean", "reptile"] == ({-1, 0, 1}, {-1, 0, 1})
-    # Both axes at once: the new row, the new column and their corner.
-    grid = {("clean", "maml"): ({0}, {0})}
-    points = study.extend(grid, {("clean", "maml"): where("upper edge", "lower edge")})
-    assert sorted(points) == [("clean", "maml", 0, -1), ("clean", "maml", 1, -1),
-                              ("clean", "maml", 1, 0)]
 
 
 def test_tuning_jobs_share_one_joint_run_between_alphas():
@@ -376,7 +228,7 @@ def _synthetic_raw(n_seeds=5, diverged=()):
 
 def test_summarise_pairs_and_headroom_on_synthetic_numbers():
     raw = _synthetic_raw()
-    s = study.index(study.summarise(raw))
+    s = studylib.index(study.summarise(raw), study.SUMMARY_KEY)
     base = {(r, e): i for i, (r, e, _) in enumerate(study.eval_rows())}
     m_index = {m: i for i, m in enumerate(study.METHODS)}
     # GA-Reptile - Reptile: a constant shift, known exactly.
@@ -386,7 +238,7 @@ def test_summarise_pairs_and_headroom_on_synthetic_numbers():
     # GA - MAML: the interval of the per-seed differences.
     diffs = [0.001 * (m_index["ga"] - m_index["maml"]) + 0.0001 * seed**2 for seed in range(5)]
     row = s["tasks5", "clean", "ga-maml", "acc_1"]
-    assert (row["mean"], row["half_width"]) == pytest.approx(study.mean_ci(diffs))
+    assert (row["mean"], row["half_width"]) == pytest.approx(studylib.mean_ci(diffs))
     # Headroom: MAML on the family's clean regime minus MAML here, paired by seed.
     for regime, set_name, clean in (("flip30", "clean", "clean"),
                                     ("minority30", "majority", "clean"),
@@ -407,7 +259,7 @@ def test_summarise_pairs_and_headroom_on_synthetic_numbers():
 
 def test_summarise_leaves_diverged_seeds_out_of_means_and_pairs():
     raw = _synthetic_raw(diverged={("flip30", "ga", 2), ("flip30", "maml", 4)})
-    s = study.index(study.summarise(raw))
+    s = studylib.index(study.summarise(raw), study.SUMMARY_KEY)
     assert s["flip30", "clean", "ga", "acc_1"]["n"] == 4
     assert s["flip30", "clean", "ga-maml", "acc_1"]["n"] == 3
     assert s["flip30", "clean", "headroom", "acc_1"]["n"] == 4
@@ -520,7 +372,7 @@ def test_quick_study_writes_identical_tables_and_figure_twice(tmp_path, capsys):
     chosen = [r for r in tuning if r["chosen"] == "1"]
     assert len(chosen) == len(study.REGIMES) * len(study.METHODS)
     for axis in ("alpha_status", "beta_status"):
-        assert {r[axis] for r in chosen} <= set(study.STATUS_MARK)
+        assert {r[axis] for r in chosen} <= set(studylib.STATUS_MARK)
     text = paths["markdown"].read_text(encoding="utf-8")
     for heading in ("Paired differences", "Chosen hyperparameters", "GA weights", "headroom",
                     "not in the paper"):
