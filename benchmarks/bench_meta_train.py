@@ -169,17 +169,17 @@ class LoopRun:
     weights: np.ndarray
 
 
-def check_loop_config(config: gh.MetaConfig) -> None:
+def check_loop_config(config: gh.LinearConfig) -> None:
     """The loop implements clean GA-MAML with the exact meta-gradient only."""
-    if not isinstance(config, gh.MetaConfig):
-        raise ValueError(f"config must be a gh.MetaConfig, got {type(config).__name__}")
+    if not isinstance(config, gh.LinearConfig):
+        raise ValueError(f"config must be a gh.LinearConfig, got {type(config).__name__}")
     if config.method != "ga" or config.first_order:
         raise ValueError("config must use method='ga' with first_order=False for the loop")
     if config.corrupt_frac or config.minority_frac:
         raise ValueError("config must have corrupt_frac=0 and minority_frac=0 for the loop")
 
 
-def loop_meta_train(config: gh.MetaConfig, theta0: np.ndarray) -> LoopRun:
+def loop_meta_train(config: gh.LinearConfig, theta0: np.ndarray) -> LoopRun:
     """Meta-train with the per-task loop: every iteration draws T fresh tasks one by one.
 
     Records the same per-iteration quantities as ``gh.meta_train`` (mean query loss after
@@ -238,12 +238,12 @@ def clock(function, *args) -> tuple[float, float, object]:
     return time.perf_counter() - start, time.process_time() - start_cpu, result
 
 
-def run_vectorised(config: gh.MetaConfig, theta0: np.ndarray) -> np.ndarray:
+def run_vectorised(config: gh.LinearConfig, theta0: np.ndarray) -> np.ndarray:
     """gh.meta_train end to end (it evaluates its held-out tasks once, at the end)."""
     return gh.meta_train(config, theta0=theta0).theta
 
 
-def run_loop(config: gh.MetaConfig, theta0: np.ndarray) -> np.ndarray:
+def run_loop(config: gh.LinearConfig, theta0: np.ndarray) -> np.ndarray:
     """The loop end to end, plus the same single final evaluation meta_train performs."""
     run = loop_meta_train(config, theta0)
     gh.adapt_and_evaluate(run.theta, gh.make_eval_tasks(config), config.alpha,
@@ -251,23 +251,24 @@ def run_loop(config: gh.MetaConfig, theta0: np.ndarray) -> np.ndarray:
     return run.theta
 
 
-def draw_all(config: gh.MetaConfig, rng: np.random.Generator) -> list[gh.TaskBatch]:
+def draw_all(config: gh.LinearConfig, rng: np.random.Generator) -> list[gh.TaskBatch]:
     """The vectorised sampler alone: all meta-batches, drawn in chunks like meta_train does."""
     c = config
-    direction = gh.default_direction(c.n_features)
     batches = []
     for first in range(0, c.meta_iterations, gh.CHUNK):
-        batches += gh._unstack(gh._draw_tasks(rng, min(gh.CHUNK, c.meta_iterations - first), c,
-                                              direction))
+        batches += gh.draw_linear_tasks(rng, min(gh.CHUNK, c.meta_iterations - first),
+                                        c).unstack()
     return batches
 
 
-def maths_only(config: gh.MetaConfig, theta0: np.ndarray,
+def maths_only(config: gh.LinearConfig, theta0: np.ndarray,
                batches: list[gh.TaskBatch]) -> np.ndarray:
-    """The vectorised maths alone: ``gh._step`` on pre-drawn meta-batches."""
-    model, theta = gh.LogisticUnit(config.n_features), theta0
+    """The vectorised maths alone: ``gh.outer_direction`` on pre-drawn meta-batches."""
+    model, theta, c = gh.LogisticUnit(config.n_features), theta0, config
     for batch in batches:
-        step, _, _ = gh._step(model, theta, batch, config)
+        step, _, _ = gh.outer_direction(theta, batch, method=c.method, alpha=c.alpha,
+                                        inner_steps=c.inner_steps, first_order=c.first_order,
+                                        normalization=c.normalization, model=model)
         theta = theta - config.beta * step
     return theta
 
@@ -290,7 +291,7 @@ def load_baseline(revision: str):
     return module
 
 
-def baseline_config(module, config: gh.MetaConfig):
+def baseline_config(module, config: gh.LinearConfig):
     """The same run as ``config`` for an older module (which may call meta-iterations epochs)."""
     fields = {f: getattr(config, f) for f in config.__dataclass_fields__
               if f in module.MetaConfig.__dataclass_fields__}
@@ -299,7 +300,7 @@ def baseline_config(module, config: gh.MetaConfig):
     return module.MetaConfig(**fields)
 
 
-def loop_sampling_only(config: gh.MetaConfig) -> None:
+def loop_sampling_only(config: gh.LinearConfig) -> None:
     """The loop's sampler alone: T tasks drawn one by one, for every iteration."""
     c = config
     rng = np.random.default_rng(c.seed)
@@ -309,35 +310,46 @@ def loop_sampling_only(config: gh.MetaConfig) -> None:
 
 
 # The MLP of notebook 06: one meta-iteration, batched over tasks vs one task at a time.
-MLP_CONFIG = dict(family="sine", method="ga", alpha=0.01, beta=0.001, n_tasks=5, k_shot=10,
+MLP_CONFIG = dict(method="ga", alpha=0.01, beta=0.001, n_tasks=5, k_shot=10,
                   k_query=10, inner_steps=5, hidden=(64, 64), activation="relu")
 
 
 def mlp_step_loop(model, theta: np.ndarray, batch: gh.TaskBatch,
-                  config: gh.MetaConfig) -> np.ndarray:
-    """One MAML or GA-MAML meta-step direction of the MLP, task by task, as ``gh._step``."""
+                  config: gh.LinearConfig) -> np.ndarray:
+    """One MAML or GA-MAML meta-step direction of the MLP, task by task, as
+    ``gh.outer_direction`` computes it batched."""
     adapted, grads = [], []
     for i in range(batch.n_tasks):
-        one, grad, _ = gh._meta_gradients(model, theta, batch.x_support[i], batch.y_support[i],
-                                          batch.x_query[i], batch.y_query[i], config.alpha,
-                                          config.inner_steps, config.first_order)
+        grad, one, _ = gh.maml_meta_gradients(
+            theta, batch.x_support[i], batch.y_support[i], batch.x_query[i], batch.y_query[i],
+            config.alpha, inner_steps=config.inner_steps, first_order=config.first_order,
+            model=model, with_adapted=True)
         adapted.append(one)
         grads.append(grad)
-    weights = gh._task_weights(config.method, theta, np.array(adapted), config.normalization)
+    if config.method == "ga":
+        weights = gh.ga_weights(theta - np.array(adapted), normalization=config.normalization)
+    else:
+        weights = np.full(batch.n_tasks, 1.0 / batch.n_tasks)
     return weights @ np.array(grads)
 
 
 def time_mlp_iteration(repeats: int, seed: int) -> dict[str, float]:
     """Best time of one exact GA-MAML meta-iteration of the MLP: batched and per-task loop."""
-    config = gh.MetaConfig(**MLP_CONFIG, seed=seed)
+    config = gh.SineConfig(**MLP_CONFIG, seed=seed)
     model = gh.make_model(config)
     theta = model.init(seed)
     batch = gh.sample_sine_tasks(config.n_tasks, config.k_shot, k_query=config.k_query,
                                  rng=seed)
-    batched = gh._step(model, theta, batch, config)[0]
+    c = config
+
+    def batched_step():
+        return gh.outer_direction(theta, batch, method=c.method, alpha=c.alpha,
+                                  inner_steps=c.inner_steps, first_order=c.first_order,
+                                  normalization=c.normalization, model=model)[0]
+
     looped = mlp_step_loop(model, theta, batch, config)
-    out = {"difference": float(np.max(np.abs(batched - looped)))}
-    for name, run in (("batched", lambda: gh._step(model, theta, batch, config)),
+    out = {"difference": float(np.max(np.abs(batched_step() - looped)))}
+    for name, run in (("batched", batched_step),
                       ("loop", lambda: mlp_step_loop(model, theta, batch, config))):
         best = math.inf
         for _ in range(repeats):
@@ -397,7 +409,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     n = args.iterations
-    config = gh.MetaConfig(method="ga", alpha=1.0, beta=1.0, n_tasks=10, k_shot=10, k_query=10,
+    config = gh.LinearConfig(method="ga", alpha=1.0, beta=1.0, n_tasks=10, k_shot=10, k_query=10,
                            n_features=50, meta_iterations=n, inner_steps=1, first_order=False,
                            seed=args.seed, eval_every=n)  # eval_every=n: one evaluation, at the end
     c = config
@@ -453,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scores = {}
     for name, theta in (("vectorised", vec_theta), ("loop", loop_theta), ("init", theta0)):
         ev = gh.adapt_and_evaluate(theta, held_out, c.alpha, steps=1)
-        scores[name] = (float(ev.accuracy_after.mean()), float(ev.loss_after.mean()))
+        scores[name] = (float(ev.score_after.mean()), float(ev.loss_after.mean()))
     # The same equivalence check again, from the trained theta (a non-random point).
     d_theta_trained, d_weights_trained = step_difference(vec_theta, batch, c.alpha, c.beta,
                                                          c.inner_steps)
@@ -489,9 +501,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           "maths: bookkeeping, setup, final evaluation, and the timing noise):")
     print(f"  {'phase':<52}{'wall ms':>9}{'ms/iter':>9}{'% wall':>8}{'CPU ms':>9}{'% CPU':>7}")
     breakdown = (
-        (f"vectorised: sampling (gh._draw_tasks, {gh.CHUNK} per call)", sampling_seconds,
+        (f"vectorised: sampling (gh.draw_linear_tasks, {gh.CHUNK} per call)", sampling_seconds,
          sampling_cpu, vec_seconds, vec_cpu),
-        ("vectorised: maths (gh._step, pre-drawn batches)", maths_seconds, maths_cpu,
+        ("vectorised: maths (gh.outer_direction, pre-drawn batches)", maths_seconds, maths_cpu,
          vec_seconds, vec_cpu),
         ("vectorised: rest", [min(vec_seconds) - min(sampling_seconds) - min(maths_seconds)],
          [min(vec_cpu) - min(sampling_cpu) - min(maths_cpu)], vec_seconds, vec_cpu),
