@@ -625,10 +625,9 @@ def ga_weights(updates, *, normalization: str = "paper") -> np.ndarray:
     update zero, or ("paper", "cosine") updates that cancel (s = 0). updates (T, d) -> (T,).
     """
     n_tasks = updates.shape[0]
-    uniform = np.full(n_tasks, 1.0 / n_tasks)
     scale = np.abs(updates).max()
     if scale == 0:  # every update is zero: all tasks agree trivially
-        return uniform
+        return np.full(n_tasks, 1.0 / n_tasks)
     u = updates / scale  # the weights are scale-invariant; this keeps the dot products finite
     if normalization == "cosine":  # unit rows; a zero update stays zero (it has no direction)
         norms = np.linalg.norm(u, axis=1, keepdims=True)
@@ -641,7 +640,7 @@ def ga_weights(updates, *, normalization: str = "paper") -> np.ndarray:
     # sum_i g_i . s = |s|^2: the row sums are (numerically) all zero only when the updates
     # cancel, judged against the updates' own sizes (the trace of the Gram matrix)
     if total <= 1e-12 * gram.trace():
-        return uniform
+        return np.full(n_tasks, 1.0 / n_tasks)
     return agreement / total
 
 

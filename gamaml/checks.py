@@ -12,6 +12,7 @@ The primitives (``positive``, ``integer``, ``array``, ...) are public for the wi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import math
@@ -26,7 +27,11 @@ from gamaml import variants as V
 # The boundary
 # ---------------------------------------------------------------------------------------------
 
-_state = threading.local()  # _state.inside: a checked function is running in this thread
+class _State(threading.local):
+    inside = False  # a checked function is running in this thread
+
+
+_state = _State()
 
 
 def checked(fn: Callable) -> Callable:
@@ -40,7 +45,7 @@ def checked(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def public(*args, **kwargs):
-        if getattr(_state, "inside", False):
+        if _state.inside:
             return fn(*args, **kwargs)
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
@@ -62,9 +67,21 @@ class _Arguments:
         self.__dict__.update(arguments)
 
 
+@contextlib.contextmanager
+def unchecked():
+    """Run a block as if inside a checked function: no validation. For benchmarks that time the
+    maths alone; the caller vouches for the inputs."""
+    inside = _state.inside
+    _state.inside = True
+    try:
+        yield
+    finally:
+        _state.inside = inside
+
+
 def outside(fn: Callable, *args):
     """Call ``fn`` (the caller's own code, a callback) as from outside: checks apply again."""
-    inside = getattr(_state, "inside", False)
+    inside = _state.inside
     _state.inside = False
     try:
         return fn(*args)

@@ -107,6 +107,7 @@ class Run:
             loss_name=getattr(model, "loss_name", "loss"),
             score_name=getattr(model, "score_name", "score"))
         self.n_eval, self.iteration = 0, 1  # the iteration in progress, counted from 1
+        self.next_eval = int(points[0])
         self.start = time.perf_counter()
 
     @contextlib.contextmanager
@@ -125,18 +126,22 @@ class Run:
         import gamaml_helpers as gh
 
         h, i = self.history, self.iteration - 1
-        h.weights[i], h.query_loss[i] = weights, loss
-        h.corrupted[i], h.minority[i] = batch.corrupted, batch.minority
-        h.theta, h.iterations_done = theta, i + 1
+        h.weights[i] = weights
+        h.query_loss[i] = loss
+        h.corrupted[i] = batch.corrupted
+        h.minority[i] = batch.minority
+        h.theta = theta
+        h.iterations_done = self.iteration
         if not np.isfinite(theta).all():
             raise FloatingPointError("theta is no longer finite")
-        if i + 1 == h.eval_iterations[self.n_eval]:
+        if i + 1 == self.next_eval:
             with np.errstate(all="ignore"):  # a score, not the training: may be inf
                 e = gh.adapt_and_evaluate(theta, self.eval_tasks, self.config.alpha,
                                           steps=self.config.inner_steps, model=self.model)
             h.eval_loss[self.n_eval] = float(e.loss_after.mean())
             h.eval_score[self.n_eval] = float(e.score_after.mean())
             self.n_eval += 1
+            self.next_eval = int(h.eval_iterations[min(self.n_eval, len(h.eval_iterations) - 1)])
         if self.callback is not None:
             h.seconds = time.perf_counter() - self.start
             with np.errstate(over="warn", invalid="warn", divide="warn"):
