@@ -1,24 +1,17 @@
 """Gradient-Agreement MAML from scratch, in numpy: the course's appendix.
 
-This file is the lesson, in the order the course teaches it; every function names the notebook
-section that builds it in the open, as "(notebook NN, section S)":
+The lesson, in course order; each function names the notebook section that builds it in the
+open, as "(notebook NN, section S)": 1. tasks (01, 06), 2. models (02, 06), 3. meta-learning:
+adaptation, the exact MAML meta-gradient, gradient agreement, the outer rules, the loop (03-05).
 
-1. Tasks (notebook 01): the book's sampler, a family of linear tasks with structure, corrupted
-   tasks; sine waves (notebook 06).
-2. Models (notebooks 02, 06): one sigmoid unit with its loss, gradient and Hessian-vector
-   product; a small MLP with hand-written backpropagation and R-operator.
-3. Meta-learning (notebooks 03-05): adaptation, the exact MAML meta-gradient, the
-   gradient-agreement weights, the outer rules, evaluation, the meta-training loop.
+The machinery lives beside it, in the package ``gamaml``, and is re-exported at the end so that
+``gh.<name>`` reaches everything. ``@checked`` marks a public function whose input is validated
+at the boundary (``gamaml/checks.py``, a ``ValueError`` naming the argument).
 
-The machinery lives beside it in the package ``gamaml`` and is re-exported at the end, so
-``gh.<name>`` reaches everything: ``@checked`` marks a public function whose input is validated
-at the boundary (``gamaml/checks.py``: a ``ValueError`` naming the argument); the configs, the
-bookkeeping of a run, the plots and the exercise checker have their own modules.
-
-Shapes (batched code puts the task axis first): ``d`` features, ``T`` tasks, ``k`` support and
-``q`` query points, ``P`` parameters. One task: ``theta (P,)``, ``x (k, d)``, ``y (k,)``. A
-batch: ``theta (P,)`` shared or ``(T, P)`` one per task, ``x (T, k, d)``, ``y (T, k)``.
-Randomness comes only from a passed ``numpy.random.Generator`` or seed.
+Shapes, task axis first: ``d`` features, ``T`` tasks, ``k`` support and ``q`` query points,
+``P`` parameters. One task: ``theta (P,)``, ``x (k, d)``, ``y (k,)``; a batch: ``theta (P,)``
+shared or ``(T, P)`` per task, ``x (T, k, d)``, ``y (T, k)``. Randomness comes only from a
+passed ``numpy.random.Generator`` or seed.
 """
 
 from __future__ import annotations
@@ -112,14 +105,9 @@ class TaskBatch:
         return TaskBatch(*(getattr(self, f)[index] for f in self.__dataclass_fields__))
 
     @staticmethod
+    @checked
     def concatenate(batches: list[TaskBatch]) -> TaskBatch:
         """Join batches with equal shots and features along the task axis."""
-        batches = list(batches) if isinstance(batches, (list, tuple)) else []
-        if not batches or not all(isinstance(b, TaskBatch) for b in batches):
-            raise ValueError("batches must be a non-empty list of TaskBatch")
-        shapes = {(b.x_support.shape[1:], b.x_query.shape[1:]) for b in batches}
-        if len(shapes) > 1:
-            raise ValueError(f"batches must have equal shots and features, got {sorted(shapes)}")
         return TaskBatch(*(np.concatenate([getattr(b, f) for b in batches])
                            for f in TaskBatch.__dataclass_fields__))
 
@@ -354,11 +342,10 @@ class LogisticUnit:
         return as_generator(rng).standard_normal(self.n_features) / math.sqrt(self.n_features)
 
     def loss(self, theta, x, y):
-        z = _logits(theta, x)
-        return np.mean(_softplus(z) - y * z, axis=-1)
+        return bce_loss(theta, x, y)
 
     def grad(self, theta, x, y):
-        return _grad(x, np.exp(-_softplus(-_logits(theta, x))) - y)
+        return bce_grad(theta, x, y)
 
     def loss_and_grad(self, theta, x, y):
         z = _logits(theta, x)
@@ -366,12 +353,12 @@ class LogisticUnit:
         return (s + z - y * z).sum(axis=-1) / z.shape[-1], _grad(x, np.exp(-s) - y)
 
     def grad_and_hvp(self, theta, x, y):
-        p = np.exp(-_softplus(-_logits(theta, x)))
+        p = sigmoid(_logits(theta, x))
         curvature = p * (1.0 - p)  # the Hessian's diagonal weights at this theta
         return _grad(x, p - y), lambda v: _hvp(x, curvature, v)
 
     def score(self, theta, x, y):
-        return np.mean((_logits(theta, x) >= 0) == (y >= 0.5), axis=-1)
+        return accuracy(theta, x, y)
 
     def check_inputs(self, theta, x, y=None, names=("theta", "x", "y")):
         from gamaml import checks
@@ -562,7 +549,8 @@ class MLP:
 
 @checked
 def make_model(config: MetaConfig):
-    """The model of a run: the sigmoid unit (linear family) or the MLP (sine family)."""
+    """The model of a run: the sigmoid unit (linear family) or the MLP (sine family)
+    (notebook 06, section 5)."""
     if isinstance(config, SineConfig):
         return MLP(sizes=(1, *config.hidden, 1), activation=config.activation)
     return LogisticUnit(config.n_features)
@@ -723,7 +711,8 @@ class Adam:
 
 @dataclass
 class Evaluation:
-    """Per-task query loss and score (``model.score_name``) before and after adaptation, (T,)."""
+    """Per-task query loss and score (``model.score_name``) before and after adaptation, (T,)
+    (notebook 03, section 6)."""
 
     loss_before: np.ndarray
     score_before: np.ndarray

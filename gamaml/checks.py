@@ -342,6 +342,17 @@ def _(a):
     a.rng = as_generator(a.rng)
 
 
+@validates("TaskBatch.concatenate")
+def _(a):
+    batches = list(a.batches) if isinstance(a.batches, (list, tuple)) else []
+    if not batches or not all(isinstance(b, _gh().TaskBatch) for b in batches):
+        raise ValueError("batches must be a non-empty list of TaskBatch")
+    shapes = {(b.x_support.shape[1:], b.x_query.shape[1:]) for b in batches}
+    if len(shapes) > 1:
+        raise ValueError(f"batches must have equal shots and features, got {sorted(shapes)}")
+    a.batches = batches
+
+
 @validates("sigmoid")
 def _(a):
     a.z = array("z", a.z, (0, 1, 2, 3, 4))
@@ -476,8 +487,11 @@ def _(a):
     c = config(a.config)
     if a.callback is not None and not callable(a.callback):
         raise ValueError("callback must be callable or None")
-    a.model = _gh().make_model(c) if a.model is None \
-        else model_for(a.model, np.zeros(getattr(a.model, "n_params", 1)))
+    if a.model is None:
+        with unchecked():  # the config was just checked
+            a.model = _gh().make_model(c)
+    else:
+        a.model = model_for(a.model, np.zeros(getattr(a.model, "n_params", 1)))
     if a.theta0 is not None:
         a.theta0 = array("theta0", a.theta0, (1,)).copy()
         if a.theta0.shape != (a.model.n_params,):
