@@ -779,26 +779,8 @@ def meta_train(config: MetaConfig, callback=None, *, theta0=None, model=None):
 # The machinery's public names, re-exported so that gh.<name> reaches them (not the lesson)
 # ---------------------------------------------------------------------------------------------
 
-from gamaml.exercises import check_exercise, compare_answer  # noqa: E402
-from gamaml.plots import (  # noqa: E402
-    mean_task_weights,
-    moving_average,
-    plot_eval_score,
-    plot_loss,
-    plot_weights,
-    use_course_style,
-)
-from gamaml.training import Diverged, History, SeedStreams, make_eval_tasks  # noqa: E402
-from gamaml.variants import (  # noqa: E402
-    ACTIVATIONS,
-    COLORS,
-    CORRUPTIONS,
-    METHOD_LABELS,
-    METHODS,
-    NORMALIZATIONS,
-    OKABE_ITO,
-    OUTER_RULES,
-    TASK_STYLES,
-    VARIANTS,
-    Variant,
-)
+from gamaml.config import *  # noqa: F403 -- each module's __all__ lists its public names
+from gamaml.exercises import *  # noqa: F403
+from gamaml.plots import *  # noqa: F403
+from gamaml.training import *  # noqa: F403
+from gamaml.variants import *  # noqa: F403

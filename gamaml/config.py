@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from gamaml import checks as C
 from gamaml import variants as V
 
+__all__ = ["LinearTasks", "SineTasks", "MetaConfig", "LinearConfig", "SineConfig"]
+
 
 @dataclass
 class _Tasks:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+__all__ = ["check_exercise", "compare_answer"]
+
 
 def check_exercise(test: Callable[[], str | None]) -> bool:
     """Run one exercise's checks and print the verdict: ``✓ correct`` or ``✗ not yet: <hint>``.

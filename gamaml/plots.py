@@ -14,6 +14,9 @@ from gamaml import checks as C
 from gamaml.training import History
 from gamaml.variants import COLORS, OKABE_ITO, TASK_STYLES
 
+__all__ = ["use_course_style", "moving_average", "plot_loss", "plot_weights", "plot_eval_score",
+           "mean_task_weights", "SCORE_LABELS"]
+
 SCORE_LABELS = {"accuracy": "accuracy", "mse": "MSE"}
 
 

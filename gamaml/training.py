@@ -16,6 +16,8 @@ import numpy as np
 from gamaml import checks as C
 from gamaml.config import MetaConfig, SineConfig
 
+__all__ = ["Diverged", "SeedStreams", "seed_streams", "make_eval_tasks", "History"]
+
 
 class Diverged(ValueError):
     """Raised by ``meta_train`` when theta stops being finite (beta or alpha too large)."""

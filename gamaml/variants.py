@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+__all__ = ["METHODS", "REPTILE_METHODS", "GA_METHODS", "NORMALIZATIONS", "CORRUPTIONS", "FAMILIES",
+           "ACTIVATIONS", "OUTER_RULES", "Variant", "VARIANTS", "COLORS", "METHOD_LABELS",
+           "TASK_STYLES", "OKABE_ITO"]
+
 METHODS = ("maml", "ga", "reptile", "ga-reptile", "joint")  # the outer rules
 REPTILE_METHODS = ("reptile", "ga-reptile")
 GA_METHODS = ("ga", "ga-reptile")  # weighted by gradient agreement
