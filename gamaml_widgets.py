@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import gamaml_helpers as gh
+from gamaml import checks
+from gamaml.variants import GA_METHODS
 
 # The playground's method choice: value -> (label, the methods it trains, in this order).
 PLAYGROUND_CHOICES = {
@@ -37,7 +39,6 @@ PLAYGROUND_CHOICES = {
     "all": ("all four", ("maml", "ga", "reptile", "ga-reptile")),
 }
 PLAYGROUND_METHODS = tuple(PLAYGROUND_CHOICES)
-GA_METHODS = ("ga", "ga-reptile")  # the methods whose weights are gradient agreement
 # The normalisation choice: (label, value) and one tooltip each, in gh.NORMALIZATIONS order.
 NORMALIZATION_OPTIONS = [("paper", "paper"), ("book", "book"), ("cosine (ours)", "cosine")]
 NORMALIZATION_TOOLTIPS = [
@@ -65,7 +66,7 @@ class SliderRange:
     kind: str = "int"
 
     def __post_init__(self):
-        gh._check_choice("kind", self.kind, ("int", "float", "log"))
+        checks.choice("kind", self.kind, ("int", "float", "log"))
         if not (0 < self.step and self.low < self.high and (self.kind != "log" or self.low > 0)):
             raise ValueError(f"not a slider range: {self}")
 
@@ -124,7 +125,8 @@ class LivePlot:
                                     bottom=0.5 / height, top=1 - 0.3 / height, wspace=0.3)
         # One Agg canvas for the figure's whole life: it keeps its renderer and text caches.
         self.canvas = FigureCanvasAgg(self.figure)
-        self.axes = list(self.figure.subplots(1, gh._check_int("n_axes", n_axes), squeeze=False)[0])
+        n_axes = checks.integer("n_axes", n_axes)
+        self.axes = list(self.figure.subplots(1, n_axes, squeeze=False)[0])
         for ax in self.axes:
             ax.locator_params(nbins=5)  # fewer tick labels: text is most of the drawing time
         self.image = widgets.Image(format="png")
@@ -309,7 +311,7 @@ def make_gd_explorer(*, seed: int = 0, n_features: int = 50) -> Explorer:
     over steps 0..steps: ``support_loss``, ``query_loss``, ``support_accuracy``,
     ``query_accuracy``. Start: theta = 0 (loss ln 2, accuracy 1/2).
     """
-    gh._check_int("seed", seed, minimum=0)
+    checks.integer("seed", seed, minimum=0)
     task = gh.sample_tasks(1, 100, k_query=500, n_features=n_features, rng=seed)
     controls = {"lr": _slider("learning rate", 1.0, RANGES["lr"]),
                 "steps": _slider("steps", 50, RANGES["steps"]),
@@ -353,7 +355,7 @@ def make_gd_explorer(*, seed: int = 0, n_features: int = 50) -> Explorer:
 # change of a few thousandths between runs means something (100 tasks x 10 points swing by
 # about +-0.01 between evaluations; 500 x 50 by about +-0.003).
 EVAL_TASKS, EVAL_QUERY = 500, 50
-MAML_EXPLORER_METHODS = {  # key: (label, MetaConfig arguments)
+MAML_EXPLORER_METHODS = {  # key: (label, LinearConfig arguments)
     "joint": ("joint", {"method": "joint"}),
     "fomaml": ("FO-MAML", {"method": "maml", "first_order": True}),
     "maml": ("MAML", {"method": "maml"}),
@@ -369,14 +371,14 @@ def make_maml_explorer(*, seed: int = 0, meta_iterations: int = 200) -> Explorer
     their loss curves and held-out accuracy after adaptation. ``.result`` maps "joint",
     "fomaml" and "maml" to the gh.History of the last run.
     """
-    gh._check_int("seed", seed, minimum=0)
-    gh._check_int("meta_iterations", meta_iterations)
+    checks.integer("seed", seed, minimum=0)
+    checks.integer("meta_iterations", meta_iterations)
     controls = {"alpha": _slider("alpha (inner)", 1.0, RANGES["alpha"]),
                 "beta": _slider("beta (outer)", 1.0, RANGES["beta"]),
                 "n_tasks": _slider("tasks per batch", 10, RANGES["n_tasks"])}
 
     def update(plot, *, alpha, beta, n_tasks):
-        runs = {key: gh.meta_train(gh.MetaConfig(
+        runs = {key: gh.meta_train(gh.LinearConfig(
             **kwargs, alpha=alpha, beta=beta, n_tasks=n_tasks, meta_iterations=meta_iterations,
             eval_every=max(1, meta_iterations // 4), eval_tasks=EVAL_TASKS,
             eval_query=EVAL_QUERY, seed=seed))
@@ -388,16 +390,16 @@ def make_maml_explorer(*, seed: int = 0, meta_iterations: int = 200) -> Explorer
             for key, history in runs.items():
                 label, color = MAML_EXPLORER_METHODS[key][0], gh.COLORS[key]
                 gh.plot_loss(ax_loss, history, label=label, color=color)
-                gh.plot_eval_accuracy(ax_acc, history, label=label, color=color)
+                gh.plot_eval_score(ax_acc, history, label=label, color=color)
             ax_acc.legend(loc="best", fontsize=8)
 
         plot.render(draw)
-        final = {key: h.eval_accuracy[-1] for key, h in runs.items()}
+        final = {key: h.eval_score[-1] for key, h in runs.items()}
         return runs, (f"alpha={alpha:.3g}, beta={beta:.3g}, T={n_tasks}: held-out accuracy "
                       f"after adaptation ({EVAL_TASKS} tasks): joint {final['joint']:.3f}, "
                       f"FO-MAML {final['fomaml']:.3f}, MAML {final['maml']:.3f}; MAML - joint "
                       f"{final['maml'] - final['joint']:+.3f} on the same tasks (from the random "
-                      f"start: {start.accuracy_after.mean():.3f})")
+                      f"start: {start.score_after.mean():.3f})")
 
     return Explorer(controls, update, name="maml-explorer")
 
@@ -416,10 +418,10 @@ def make_ga_explorer(*, seed: int = 0, meta_iterations: int = 300, n_tasks: int 
     with 1/T, gives the mean of sum_i w_i (the factor on the meta-step's length) and both
     methods' held-out accuracy.
     """
-    gh._check_int("seed", seed, minimum=0)
-    gh._check_int("meta_iterations", meta_iterations)
-    gh._check_int("n_tasks", n_tasks, minimum=2)
-    gh._check_choice("normalization", normalization, gh.NORMALIZATIONS)
+    checks.integer("seed", seed, minimum=0)
+    checks.integer("meta_iterations", meta_iterations)
+    checks.integer("n_tasks", n_tasks, minimum=2)
+    checks.choice("normalization", normalization, gh.NORMALIZATIONS)
     controls = {"corrupt_frac": _slider("corrupted fraction", 0.3, RANGES["ga_corrupt_frac"]),
                 "corruption": _choice("corruption", gh.CORRUPTIONS, "flip"),
                 "normalization": _normalization_choice(normalization),
@@ -430,7 +432,7 @@ def make_ga_explorer(*, seed: int = 0, meta_iterations: int = 300, n_tasks: int 
 
     def update(plot, *, corrupt_frac, corruption, normalization, method, alpha, beta):
         reference = "maml" if method == "ga" else "reptile"  # the same rule, weights 1/T
-        runs = {m: gh.meta_train(gh.MetaConfig(
+        runs = {m: gh.meta_train(gh.LinearConfig(
             method=m, alpha=alpha, beta=beta, n_tasks=n_tasks,
             meta_iterations=meta_iterations, corrupt_frac=corrupt_frac, corruption=corruption,
             normalization=normalization, seed=seed, eval_every=max(1, meta_iterations // 4),
@@ -453,8 +455,8 @@ def make_ga_explorer(*, seed: int = 0, meta_iterations: int = 300, n_tasks: int 
                          f"{w['clean']:.3f}, {corrupted} ({ref_label} gives every task 1/T = "
                          f"{1 / n_tasks:.3f}); mean sum of w_i {total:.3f} ({ref_label}: 1) · "
                          f"held-out accuracy ({EVAL_TASKS} clean tasks): {label} "
-                         f"{history.eval_accuracy[-1]:.3f}, {ref_label} "
-                         f"{runs[reference].eval_accuracy[-1]:.3f}")
+                         f"{history.eval_score[-1]:.3f}, {ref_label} "
+                         f"{runs[reference].eval_score[-1]:.3f}")
 
     return Explorer(controls, update, name="ga-explorer")
 
@@ -534,13 +536,13 @@ class Playground(Dashboard):
         self.controls["normalization"].disabled = not any(m in GA_METHODS for m in methods)
         self.controls["first_order"].disabled = all(m in gh.REPTILE_METHODS for m in methods)
 
-    def configs(self) -> list[gh.MetaConfig]:
-        """One gh.MetaConfig per method to train, from the current control values.
+    def configs(self) -> list[gh.LinearConfig]:
+        """One gh.LinearConfig per method to train, from the current control values.
 
-        Raises ValueError (from gh.MetaConfig) if a value is invalid, e.g. a negative seed.
+        Raises ValueError (from gh.LinearConfig) if a value is invalid, e.g. a negative seed.
         """
         v = self.values()
-        return [gh.MetaConfig(method=m, alpha=v["alpha"], beta=v["beta"], n_tasks=v["n_tasks"],
+        return [gh.LinearConfig(method=m, alpha=v["alpha"], beta=v["beta"], n_tasks=v["n_tasks"],
                               k_shot=v["k_shot"], inner_steps=v["inner_steps"],
                               meta_iterations=v["meta_iterations"], n_features=v["n_features"],
                               spread=v["spread"], first_order=v["first_order"],
@@ -609,7 +611,7 @@ class Playground(Dashboard):
 
         def held_out(ax):
             for method, history in runs.items():
-                gh.plot_eval_accuracy(ax, history, label=gh.METHOD_LABELS[method])
+                gh.plot_eval_score(ax, history, label=gh.METHOD_LABELS[method])
             ax.set_xlim(0, meta_iterations)
 
         for name, draw in (("loss", loss), ("weights", weights), ("accuracy", held_out)):
@@ -620,7 +622,7 @@ class Playground(Dashboard):
         """One line on the last run: settings, time, held-out accuracy, and the GA methods'
         mean weights of clean and corrupted tasks (with their normalisation)."""
         c = next(iter(self.histories.values())).config
-        parts = [f"{gh.METHOD_LABELS[m]} {h.eval_accuracy[-1]:.3f}"
+        parts = [f"{gh.METHOD_LABELS[m]} {h.eval_score[-1]:.3f}"
                  for m, h in self.histories.items()]
         text = (f"T={c.n_tasks}, alpha={c.alpha:.3g}, beta={c.beta:.3g}, d={c.n_features}, "
                 f"spread={c.spread:.3g}, inner steps={c.inner_steps}, "
@@ -657,14 +659,14 @@ def make_playground(*, method: str = "both", alpha: float = 1.0, beta: float = 1
     ``train=True`` runs the starting settings once so the plots are not empty.
     ``live_every`` (a fraction of the run) and ``min_redraw_seconds`` pace the live redraws.
     """
-    gh._check_choice("method", method, PLAYGROUND_METHODS)
+    checks.choice("method", method, PLAYGROUND_METHODS)
     starts = {"alpha": alpha, "beta": beta, "n_tasks": n_tasks, "k_shot": k_shot,
               "inner_steps": inner_steps, "meta_iterations": meta_iterations,
               "n_features": n_features, "spread": spread, "corrupt_frac": corrupt_frac,
               "minority_frac": minority_frac}
     for name in PLAYGROUND_SLIDERS:
         _in_range(name, starts[name])
-    gh.MetaConfig(method="ga", corruption=corruption, normalization=normalization,
+    gh.LinearConfig(method="ga", corruption=corruption, normalization=normalization,
                   first_order=first_order, seed=seed,
                   **starts)  # validates the rest, naming the argument
     if not (isinstance(live_every, (int, float)) and 0 < live_every <= 1):
@@ -697,12 +699,12 @@ def make_sine_explorer(thetas: dict, model, *, alpha: float = 0.01, seed: int = 
 
     if not isinstance(thetas, dict) or not thetas:
         raise ValueError("thetas must be a non-empty dict of method -> parameter vector")
-    model = gh._resolve_model(model, 1)
+    model = checks.model_for(model, np.zeros(1))  # a model is needed: none is inferred
     for name, theta in thetas.items():
         if np.shape(theta) != (model.n_params,):
             raise ValueError(f"thetas[{name!r}] must have shape ({model.n_params},), "
                              f"got {np.shape(theta)}")
-    alpha = gh._check_positive("alpha", alpha)
+    alpha = checks.positive("alpha", alpha)
     pool = gh.as_generator(seed).uniform(-5.0, 5.0, size=RANGES["sine_k_shot"].high)
     grid = np.linspace(-5.0, 5.0, 200)
     methods = list(thetas)
@@ -727,7 +729,7 @@ def make_sine_explorer(thetas: dict, model, *, alpha: float = 0.01, seed: int = 
             errors = []
             for step in range(steps + 1):
                 if step:
-                    theta = theta - alpha * model.grad(theta, xs, ys)
+                    theta = gh.inner_update(theta, xs, ys, alpha, model=model)
                 errors.append(float(model.loss(theta, grid[None, :, None], truth[None])[0]))
             fits[name] = model.predict(theta, grid[None, :, None])[0]
             curves[name] = np.array(errors)

@@ -48,12 +48,12 @@ def batch() -> gh.TaskBatch:
     return gh.sample_tasks(6, 8, k_query=9, n_features=5, corrupt_frac=1 / 3, rng=7)
 
 
-def small_config(**overrides) -> gh.MetaConfig:
+def small_config(**overrides) -> gh.LinearConfig:
     """A MetaConfig that trains in a few milliseconds (d = 5, T = 4, 60 meta_iterations)."""
     settings = dict(method="ga", n_tasks=4, k_shot=5, k_query=6, n_features=5, meta_iterations=60,
                     eval_every=25, eval_tasks=8, seed=3)
     settings.update(overrides)
-    return gh.MetaConfig(**settings)
+    return gh.LinearConfig(**settings)
 
 
 @pytest.fixture

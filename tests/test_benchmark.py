@@ -104,16 +104,16 @@ def test_loop_sampler_draws_the_helpers_task_family():
 
 
 def test_loop_meta_train_learns_and_rejects_other_methods():
-    config = gh.MetaConfig(method="ga", meta_iterations=40, seed=5)
+    config = gh.LinearConfig(method="ga", meta_iterations=40, seed=5)
     theta0 = gh.init_theta(config.n_features, rng=np.random.default_rng(0))
     run = bench.loop_meta_train(config, theta0)
     assert run.weights.shape == (40, config.n_tasks) and np.all(np.isfinite(run.query_loss))
     held_out = gh.make_eval_tasks(config)
-    before = gh.adapt_and_evaluate(theta0, held_out, config.alpha).accuracy_after.mean()
-    after = gh.adapt_and_evaluate(run.theta, held_out, config.alpha).accuracy_after.mean()
+    before = gh.adapt_and_evaluate(theta0, held_out, config.alpha).score_after.mean()
+    after = gh.adapt_and_evaluate(run.theta, held_out, config.alpha).score_after.mean()
     assert after > before + 0.05
-    for bad in (gh.MetaConfig(method="maml"), gh.MetaConfig(first_order=True),
-                gh.MetaConfig(corrupt_frac=0.2)):
+    for bad in (gh.LinearConfig(method="maml"), gh.LinearConfig(first_order=True),
+                gh.LinearConfig(corrupt_frac=0.2)):
         with pytest.raises(ValueError, match="config"):
             bench.loop_meta_train(bad, theta0)
 
@@ -134,10 +134,12 @@ def test_script_rejects_bad_arguments():
 
 @pytest.mark.parametrize("method", ["ga", "maml"])
 def test_mlp_loop_step_equals_the_batched_step(method):
-    config = gh.MetaConfig(**{**bench.MLP_CONFIG, "method": method, "hidden": (6, 5),
+    config = gh.SineConfig(**{**bench.MLP_CONFIG, "method": method, "hidden": (6, 5),
                               "inner_steps": 3})
     model = gh.make_model(config)
     theta = model.init(1)
     batch = gh.sample_sine_tasks(config.n_tasks, config.k_shot, k_query=config.k_query, rng=2)
     np.testing.assert_allclose(bench.mlp_step_loop(model, theta, batch, config),
-                               gh._step(model, theta, batch, config)[0], rtol=1e-10, atol=1e-12)
+                               gh.outer_direction(theta, batch, method=method, alpha=config.alpha,
+                                                  inner_steps=3, model=model)[0],
+                               rtol=1e-10, atol=1e-12)

@@ -186,7 +186,7 @@ def test_outlier_needs_two_features():
 
 
 def test_outlier_tasks_in_meta_train():
-    config = gh.MetaConfig(method="maml", n_tasks=5, k_shot=4, k_query=4, n_features=3,
+    config = gh.LinearConfig(method="maml", n_tasks=5, k_shot=4, k_query=4, n_features=3,
                            meta_iterations=30, eval_every=30, eval_tasks=10, corrupt_frac=0.4,
                            corruption="outlier", seed=1)
     history = gh.meta_train(config)
@@ -242,7 +242,7 @@ def test_flip_and_random_streams_are_unchanged(corruption):
     np.testing.assert_array_equal(batch.y_query, expected["y_query"])
     np.testing.assert_allclose(batch.x_support[0, 0], RECORDED_X0, rtol=1e-15)
     np.testing.assert_allclose(batch.true_theta[0], RECORDED_W0, rtol=1e-15)
-    config = gh.MetaConfig(method="maml", n_tasks=4, k_shot=5, k_query=6, n_features=5,
+    config = gh.LinearConfig(method="maml", n_tasks=4, k_shot=5, k_query=6, n_features=5,
                            meta_iterations=60, eval_every=25, eval_tasks=8, seed=3,
                            corrupt_frac=0.25,
                            corruption=corruption, minority_frac=0.5)

@@ -400,7 +400,7 @@ def test_meta_step_and_evaluation_run_with_the_mlp(method, rng):
     assert new.shape == theta.shape and weights.shape == (T,)
     assert np.all(np.isfinite(new)) and not np.array_equal(new, theta)
     ev = gh.adapt_and_evaluate(theta, batch, 0.01, steps=2, model=m)
-    np.testing.assert_allclose(ev.accuracy_before, ev.loss_before)  # score = the MSE
+    np.testing.assert_allclose(ev.score_before, ev.loss_before)  # score = the MSE
     adapted = gh.inner_update(theta, xs, ys, 0.001, model=m)
     assert np.all(m.loss(adapted, xs, ys) < m.loss(theta, xs, ys))  # a small step descends
 

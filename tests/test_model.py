@@ -72,7 +72,7 @@ def test_a_model_without_the_interface_is_rejected(bad, batch):
     with pytest.raises(ValueError, match="model must offer"):
         gh.meta_step(theta, batch, alpha=1.0, beta=1.0, model=bad)
     with pytest.raises(ValueError, match="model must offer"):
-        gh.meta_train(gh.MetaConfig(meta_iterations=2, n_features=5, eval_tasks=2), model=bad)
+        gh.meta_train(gh.LinearConfig(meta_iterations=2, n_features=5, eval_tasks=2), model=bad)
 
 
 class CountingUnit(gh.LogisticUnit):
@@ -145,8 +145,8 @@ def test_meta_train_draws_its_start_and_held_out_tasks_from_the_named_streams(co
 
 def test_the_sampler_returns_task_batches_with_their_minority_mask(config_factory):
     config = config_factory(minority_frac=0.5, n_tasks=4, corrupt_frac=0.25)
-    batches = gh._unstack(gh._draw_tasks(np.random.default_rng(0), 3, config,
-                                         gh.default_direction(config.n_features)))
+    batches = gh.draw_linear_tasks(np.random.default_rng(0), 3, config,
+                                   gh.default_direction(config.n_features)).unstack()
     assert len(batches) == 3 and all(isinstance(b, gh.TaskBatch) for b in batches)
     for b in batches:
         assert b.x_support.shape == (4, config.k_shot, config.n_features)

@@ -1,5 +1,5 @@
 """The plotting arithmetic against plain Python: the trailing moving average, and the numbers
-``plot_loss``, ``plot_weights`` and ``plot_eval_accuracy`` put on their Axes.
+``plot_loss``, ``plot_weights`` and ``plot_eval_score`` put on their Axes.
 
 Every expected value is computed here with explicit loops over the History's arrays, not with
 the helpers' vectorised code, so an off-by-one there (a window one too long or too short, a
@@ -114,7 +114,7 @@ def test_moving_average_rejects_bad_input(values, window) -> None:
 @pytest.fixture(scope="module")
 def trained() -> gh.History:
     """A short GA-MAML run with corrupted tasks: both groups present at every iteration."""
-    return gh.meta_train(gh.MetaConfig(method="ga", n_tasks=T, meta_iterations=N,
+    return gh.meta_train(gh.LinearConfig(method="ga", n_tasks=T, meta_iterations=N,
                                        corrupt_frac=0.5, eval_every=10, seed=3))
 
 
@@ -134,10 +134,10 @@ def hand_built(trained) -> gh.History:
     weights[DONE:] = np.nan  # as meta_train leaves the rows it has not run
     query_loss = np.concatenate([rng.uniform(0.3, 0.7, DONE), np.full(N - DONE, np.nan)])
     eval_iterations = np.array([10, 20, 30, 40, 50, 60])
-    eval_accuracy = np.array([0.55, 0.6, 0.58, 0.7, np.nan, np.nan])
+    eval_score = np.array([0.55, 0.6, 0.58, 0.7, np.nan, np.nan])
     return dataclasses.replace(
         trained, weights=weights, corrupted=corrupted, query_loss=query_loss,
-        eval_iterations=eval_iterations, eval_accuracy=eval_accuracy,
+        eval_iterations=eval_iterations, eval_score=eval_score,
         eval_loss=np.array([0.7, 0.65, 0.66, 0.6, np.nan, np.nan]), iterations_done=DONE)
 
 
@@ -238,7 +238,7 @@ def test_plot_weights_before_any_iteration_draws_only_one_over_t(trained) -> Non
 
 
 # ---------------------------------------------------------------------------------------------
-# plot_loss and plot_eval_accuracy
+# plot_loss and plot_eval_score
 # ---------------------------------------------------------------------------------------------
 
 
@@ -268,12 +268,12 @@ def test_plot_loss_before_any_iteration_draws_nothing(trained) -> None:
 
 
 @pytest.mark.parametrize("which", ["trained", "hand_built"])
-def test_plot_eval_accuracy_draws_the_measured_points(which, request) -> None:
+def test_plot_eval_score_draws_the_measured_points(which, request) -> None:
     history = request.getfixturevalue(which)
     ax = new_axes()
-    (line,) = gh.plot_eval_accuracy(ax, history, label="GA-MAML")
+    (line,) = gh.plot_eval_score(ax, history, label="GA-MAML")
     measured = [(int(it), acc)
-                for it, acc in zip(history.eval_iterations, history.eval_accuracy, strict=True)
+                for it, acc in zip(history.eval_iterations, history.eval_score, strict=True)
                 if not np.isnan(acc)]
     x, y = xy(line)
     np.testing.assert_array_equal(x, [it for it, _ in measured])
@@ -283,7 +283,7 @@ def test_plot_eval_accuracy_draws_the_measured_points(which, request) -> None:
 
 def test_the_trained_history_is_evaluated_where_the_config_says(trained) -> None:
     np.testing.assert_array_equal(trained.eval_iterations, [10, 20, 30, 40, 50, 60])
-    assert not np.isnan(trained.eval_accuracy).any()
+    assert not np.isnan(trained.eval_score).any()
 
 
 def test_plot_weights_takes_a_colour_and_rejects_nonsense(trained) -> None:

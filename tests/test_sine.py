@@ -53,13 +53,13 @@ def test_sine_corruptions(corruption):
 
 
 @pytest.mark.parametrize("field, value", [
-    ("family", "cosine"), ("outer", "rmsprop"), ("activation", "sigmoid"),
+    ("outer", "rmsprop"), ("activation", "sigmoid"),
     ("amplitude", (5.0, 0.1)), ("amplitude", (-1.0, 1.0)), ("phase", (0.0,)),
     ("x_range", (0.0, float("inf"))), ("x_range", "wide"), ("hidden", (40, 0)),
     ("hidden", []), ("hidden", (40, 2.5))])
 def test_bad_sine_settings_name_the_argument(field, value):
     with pytest.raises(ValueError, match=field):
-        gh.MetaConfig(**{"family": "sine", field: value})
+        gh.SineConfig(**{field: value})
 
 
 def test_sample_sine_tasks_rejects_bad_input():
@@ -72,18 +72,18 @@ def test_sample_sine_tasks_rejects_bad_input():
 
 
 def sine_config(**overrides):
-    settings = dict(family="sine", method="maml", alpha=0.01, beta=0.003, outer="adam",
+    settings = dict(method="maml", alpha=0.01, beta=0.003, outer="adam",
                     n_tasks=5, k_shot=10, k_query=10, meta_iterations=300, eval_every=100,
                     eval_tasks=50, hidden=(20, 20), activation="tanh", seed=1)
     settings.update(overrides)
-    return gh.MetaConfig(**settings)
+    return gh.SineConfig(**settings)
 
 
 def test_make_model_builds_the_mlp_for_the_sine_family():
     model = gh.make_model(sine_config(hidden=(8, 6), activation="relu"))
     assert isinstance(model, gh.MLP) and model.sizes == (1, 8, 6, 1)
     assert model.activation == "relu"
-    assert isinstance(gh.make_model(gh.MetaConfig()), gh.LogisticUnit)
+    assert isinstance(gh.make_model(gh.LinearConfig()), gh.LogisticUnit)
 
 
 @pytest.mark.parametrize("method", gh.METHODS)
@@ -118,11 +118,37 @@ def test_adam_matches_its_definition_and_differs_from_sgd():
     assert not np.allclose(sgd.theta, with_adam.theta)
 
 
-def test_the_linear_family_ignores_the_sine_fields():
-    base = gh.meta_train(gh.MetaConfig(meta_iterations=20, n_features=5, eval_tasks=5))
-    other = gh.meta_train(gh.MetaConfig(meta_iterations=20, n_features=5, eval_tasks=5,
-                                        hidden=(3,), amplitude=(1.0, 2.0)))
-    np.testing.assert_array_equal(base.theta, other.theta)
+@pytest.mark.parametrize("config, field", [
+    (gh.LinearConfig, "hidden"), (gh.LinearConfig, "amplitude"), (gh.LinearConfig, "activation"),
+    (gh.SineConfig, "minority_frac"), (gh.SineConfig, "n_features"), (gh.SineConfig, "spread"),
+    (gh.LinearConfig, "family"), (gh.SineConfig, "family")])
+def test_a_field_that_means_nothing_for_a_family_cannot_be_set(config, field):
+    with pytest.raises(TypeError, match=field):
+        config(**{field: (3,)})
+
+
+def test_each_family_has_its_own_defaults_and_no_config_without_one():
+    sine, linear = gh.SineConfig(), gh.LinearConfig()
+    assert (sine.method, sine.alpha, sine.beta, sine.outer, sine.n_tasks, sine.hidden) == (
+        "maml", 0.01, 1e-3, "adam", 25, (40, 40))  # Finn et al.'s regression setup
+    assert (linear.method, linear.alpha, linear.beta, linear.outer) == ("ga", 1.0, 1.0, "sgd")
+    assert (sine.family, linear.family) == ("sine", "linear")
+    assert isinstance(sine, gh.MetaConfig) and isinstance(linear, gh.MetaConfig)
+    with pytest.raises(ValueError, match="LinearConfig or a SineConfig"):
+        gh.MetaConfig()
+
+
+def test_sine_outliers_need_no_features():
+    config = sine_config(corruption="outlier", corrupt_frac=0.4, meta_iterations=3)
+    history = gh.meta_train(config)
+    assert history.corrupted.sum(axis=1).tolist() == [2, 2, 2]
+
+
+def test_a_sine_run_names_its_loss_and_score():
+    history = gh.meta_train(sine_config(meta_iterations=2))
+    assert (history.loss_name, history.score_name) == ("MSE", "mse")
+    linear = gh.meta_train(gh.LinearConfig(meta_iterations=2, n_features=3, eval_tasks=2))
+    assert (linear.loss_name, linear.score_name) == ("BCE", "accuracy")
 
 
 @pytest.mark.parametrize("kwargs, name", [
@@ -142,7 +168,7 @@ def test_joint_bookkeeping_that_overflows_is_not_a_divergence():
     """Joint training never uses its adapted parameters; with an absurd inner learning rate
     their loss overflows, and so do the held-out scores. Training itself is fine: no error,
     theta finite, the diagnostics non-finite as they are."""
-    config = gh.MetaConfig(family="sine", method="joint", hidden=(8,), alpha=1e6, beta=1e-3,
+    config = gh.SineConfig(method="joint", hidden=(8,), alpha=1e6, beta=1e-3,
                            inner_steps=4,
                            outer="adam", n_tasks=4, meta_iterations=20, eval_every=10,
                            eval_tasks=5, seed=0)
@@ -152,7 +178,7 @@ def test_joint_bookkeeping_that_overflows_is_not_a_divergence():
 
 
 def test_a_theta_that_stops_being_finite_still_raises():
-    config = gh.MetaConfig(family="sine", method="maml", hidden=(8,), alpha=0.01, beta=1e3,
+    config = gh.SineConfig(method="maml", hidden=(8,), alpha=0.01, beta=1e3, outer="sgd",
                            n_tasks=4, meta_iterations=200, eval_every=200, eval_tasks=5,
                            seed=0)
     with pytest.raises(gh.Diverged, match="diverged"):

@@ -196,7 +196,7 @@ def test_adapt_and_evaluate_equals_a_loop_of_single_task_calls(batch, theta0, st
     ev = gh.adapt_and_evaluate(theta0, batch, ALPHA, steps=steps)
     singles = [gh.adapt_and_evaluate(theta0, batch[t], ALPHA, steps=steps)
                for t in range(batch.n_tasks)]
-    for field in ("loss_before", "accuracy_before", "loss_after", "accuracy_after"):
+    for field in ("loss_before", "score_before", "loss_after", "score_after"):
         batched = getattr(ev, field)
         assert batched.shape == (batch.n_tasks,)
         looped = np.concatenate([getattr(s, field) for s in singles])
@@ -208,10 +208,10 @@ def test_adapt_and_evaluate_scores_the_query_set_of_the_adapted_theta(batch, the
     xs, ys, xq, yq = parts(batch)
     ev = gh.adapt_and_evaluate(theta0, batch, ALPHA, steps=steps)
     np.testing.assert_allclose(ev.loss_before, gh.bce_loss(theta0, xq, yq), rtol=1e-12)
-    np.testing.assert_allclose(ev.accuracy_before, gh.accuracy(theta0, xq, yq), rtol=1e-12)
+    np.testing.assert_allclose(ev.score_before, gh.accuracy(theta0, xq, yq), rtol=1e-12)
     adapted = gh.inner_update(theta0, xs, ys, ALPHA, steps=steps) if steps else theta0
     np.testing.assert_allclose(ev.loss_after, gh.bce_loss(adapted, xq, yq), rtol=1e-12)
-    np.testing.assert_allclose(ev.accuracy_after, gh.accuracy(adapted, xq, yq), rtol=1e-12)
+    np.testing.assert_allclose(ev.score_after, gh.accuracy(adapted, xq, yq), rtol=1e-12)
     if steps:  # adaptation on the support set changes the query loss
         assert not np.allclose(ev.loss_after, ev.loss_before)
 
@@ -223,7 +223,7 @@ def test_adapt_and_evaluate_scores_the_query_set_of_the_adapted_theta(batch, the
 
 def assert_same_history(a: gh.History, b: gh.History) -> None:
     for field in ("query_loss", "weights", "corrupted", "minority", "eval_iterations",
-                  "eval_accuracy", "eval_loss", "theta", "theta_init"):
+                  "eval_score", "eval_loss", "theta", "theta_init"):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
     assert a.iterations_done == b.iterations_done
     assert a.config == b.config
@@ -264,7 +264,7 @@ def test_normalization_does_not_change_methods_without_ga(config_factory, method
 
 
 def test_the_default_config_uses_the_paper_normalization():
-    assert gh.MetaConfig().normalization == "paper"
+    assert gh.LinearConfig().normalization == "paper"
 
 
 def test_different_seeds_give_different_histories(config_factory):
@@ -320,7 +320,7 @@ def test_eval_iterations_are_every_eval_every_and_the_end(config_factory, meta_i
                                                                  eval_every, expected):
     history = gh.meta_train(config_factory(meta_iterations=meta_iterations, eval_every=eval_every))
     np.testing.assert_array_equal(history.eval_iterations, expected)
-    assert np.all(np.isfinite(history.eval_accuracy))
+    assert np.all(np.isfinite(history.eval_score))
     assert np.all(np.isfinite(history.eval_loss))
 
 
@@ -337,7 +337,7 @@ def test_eval_scores_the_held_out_tasks_after_adaptation(config_factory, inner_s
     assert held_out.n_tasks == config.eval_tasks and not held_out.corrupted.any()
     for i, iteration in enumerate(history.eval_iterations):
         ev = gh.adapt_and_evaluate(thetas[iteration], held_out, config.alpha, steps=inner_steps)
-        np.testing.assert_allclose(history.eval_accuracy[i], ev.accuracy_after.mean(),
+        np.testing.assert_allclose(history.eval_score[i], ev.score_after.mean(),
                                    rtol=1e-12)
         np.testing.assert_allclose(history.eval_loss[i], ev.loss_after.mean(), rtol=1e-12)
 
@@ -409,13 +409,13 @@ def test_divergence_raises_value_error_naming_beta_without_warnings(config_facto
 def test_meta_training_beats_the_random_init_on_fresh_tasks(method, normalization, seed):
     """Default task family, 300 meta-iterations. Measured margins (seeds 0-2): 0.17-0.20 for
     every method; the test asks for 0.08."""
-    config = gh.MetaConfig(method=method, normalization=normalization, meta_iterations=300,
+    config = gh.LinearConfig(method=method, normalization=normalization, meta_iterations=300,
                            eval_every=300, seed=seed)
     history = gh.meta_train(config)
     fresh = gh.sample_tasks(200, config.k_shot, k_query=config.k_query,
                             n_features=config.n_features, rng=1000 + seed)
-    trained = gh.adapt_and_evaluate(history.theta, fresh, config.alpha).accuracy_after.mean()
-    init = gh.adapt_and_evaluate(history.theta_init, fresh, config.alpha).accuracy_after.mean()
+    trained = gh.adapt_and_evaluate(history.theta, fresh, config.alpha).score_after.mean()
+    init = gh.adapt_and_evaluate(history.theta_init, fresh, config.alpha).score_after.mean()
     assert trained - init >= 0.08, f"trained {trained:.3f} vs init {init:.3f}"
 
 
@@ -443,7 +443,7 @@ def test_flipped_tasks_get_lower_ga_weights_at_the_start_of_training(seed):
 def test_training_batches_are_the_batches_meta_train_uses():
     """A plain loop over gh.training_batches (the loop notebook 03 writes) reproduces
     meta_train's theta, and the batches carry meta_train's corrupted flags."""
-    config = gh.MetaConfig(method="maml", meta_iterations=230, corrupt_frac=0.3, n_tasks=6,
+    config = gh.LinearConfig(method="maml", meta_iterations=230, corrupt_frac=0.3, n_tasks=6,
                            seed=3)  # 230: more than two chunks, the last one partial
     history = gh.meta_train(config)
     batches = list(gh.training_batches(config))
@@ -460,8 +460,8 @@ def test_training_batches_are_the_batches_meta_train_uses():
 
 
 def test_eval_query_sets_the_held_out_query_points_only():
-    base = gh.MetaConfig(method="maml", eval_tasks=7, k_query=10, seed=2)
-    wide = gh.MetaConfig(method="maml", eval_tasks=7, k_query=10, eval_query=40, seed=2)
+    base = gh.LinearConfig(method="maml", eval_tasks=7, k_query=10, seed=2)
+    wide = gh.LinearConfig(method="maml", eval_tasks=7, k_query=10, eval_query=40, seed=2)
     assert gh.make_eval_tasks(base).x_query.shape == (7, 10, 50)
     tasks = gh.make_eval_tasks(wide)
     assert tasks.x_query.shape == (7, 40, 50)

@@ -150,7 +150,7 @@ CASES = [
     ("sample_tasks outlier, 1 feature, nothing corrupted",
      lambda: tasks(n_features=1, corrupt_frac=0.0, corruption="outlier"), "n_features"),
     ("meta_train outlier, 1 feature",
-     lambda: gh.meta_train(gh.MetaConfig(corruption="outlier", n_features=1, minority_angle=0)),
+     lambda: gh.meta_train(gh.LinearConfig(corruption="outlier", n_features=1, minority_angle=0)),
      "n_features"),
     # rng
     ("rng str", lambda: tasks(rng="0"), "rng"),
@@ -164,13 +164,15 @@ CASES = [
     ("meta_step tuple batch", lambda: step(batch=(XS, YS, XQ, YQ)), "batch"),
     ("adapt non-batch", lambda: gh.adapt_and_evaluate(THETA, [XS, YS], 0.5), "batch"),
     ("meta_train dict config", lambda: gh.meta_train({"method": "ga"}), "config"),
-    ("meta_train callback", lambda: gh.meta_train(gh.MetaConfig(meta_iterations=1), callback=3),
+    ("meta_train callback", lambda: gh.meta_train(gh.LinearConfig(meta_iterations=1), callback=3),
      "callback"),
     ("meta_train theta0 shape",
-     lambda: gh.meta_train(gh.MetaConfig(meta_iterations=1, n_features=D), theta0=np.zeros(D + 1)),
+     lambda: gh.meta_train(gh.LinearConfig(meta_iterations=1, n_features=D),
+                           theta0=np.zeros(D + 1)),
      "theta0"),
     ("meta_train theta0 NaN",
-     lambda: gh.meta_train(gh.MetaConfig(meta_iterations=1, n_features=D), theta0=with_nan(THETA)),
+     lambda: gh.meta_train(gh.LinearConfig(meta_iterations=1, n_features=D),
+                           theta0=with_nan(THETA)),
      "theta0"),
 ]
 
@@ -205,15 +207,15 @@ CONFIG_CASES = [
                          ids=[f"{f}={v!r}" for f, v in CONFIG_CASES])
 def test_meta_config_rejects_bad_fields(field, value):
     with pytest.raises(ValueError, match=names(field)):
-        gh.MetaConfig(**{field: value})
+        gh.LinearConfig(**{field: value})
 
 
 @pytest.mark.parametrize("corrupt_frac", [0.0, 0.5])
 def test_meta_config_rejects_outliers_with_one_feature(corrupt_frac):
     # minority_angle=0: the default (120 degrees) is itself impossible in one dimension
-    gh.MetaConfig(n_features=1, corrupt_frac=corrupt_frac, minority_angle=0)
+    gh.LinearConfig(n_features=1, corrupt_frac=corrupt_frac, minority_angle=0)
     with pytest.raises(ValueError, match=names("n_features")) as error:
-        gh.MetaConfig(corruption="outlier", n_features=1, corrupt_frac=corrupt_frac,
+        gh.LinearConfig(corruption="outlier", n_features=1, corrupt_frac=corrupt_frac,
                       minority_angle=0)
     assert "outlier" in str(error.value)
 
@@ -221,7 +223,7 @@ def test_meta_config_rejects_outliers_with_one_feature(corrupt_frac):
 @pytest.mark.parametrize("method", gh.METHODS)
 @pytest.mark.parametrize("normalization", gh.NORMALIZATIONS)
 def test_every_method_and_normalization_is_accepted(method, normalization):
-    config = gh.MetaConfig(method=method, normalization=normalization, meta_iterations=2,
+    config = gh.LinearConfig(method=method, normalization=normalization, meta_iterations=2,
                            n_features=3, eval_tasks=2)
     step(method=method, normalization=normalization)
     assert gh.meta_train(config).config.method == method
@@ -229,11 +231,11 @@ def test_every_method_and_normalization_is_accepted(method, normalization):
 
 def test_valid_edge_values_are_accepted():
     """The checks are not too strict: boundary values that make sense pass."""
-    gh.MetaConfig(corrupt_frac=0, minority_frac=1, minority_angle=0, spread=0, seed=0,
+    gh.LinearConfig(corrupt_frac=0, minority_frac=1, minority_angle=0, spread=0, seed=0,
                   first_order=np.bool_(True), alpha=np.float32(0.5), n_tasks=np.int64(3))
     tasks(corrupt_frac=1, spread=0, rng=np.int64(3), n_features=1)
     tasks(corrupt_frac=1, corruption="outlier", n_features=2)
-    gh.MetaConfig(corruption="outlier", n_features=2, corrupt_frac=1.0)
+    gh.LinearConfig(corruption="outlier", n_features=2, corrupt_frac=1.0)
     gh.ga_weights(THETAS, normalization="cosine")
     gh.inner_update(THETA, X, Y, np.float64(1e-8), steps=np.int32(2))
     gh.adapt_and_evaluate(THETA, BATCH, 0.5, steps=0)
@@ -263,7 +265,7 @@ def test_a_callback_runs_with_numpy_default_error_handling():
     def callback(iteration, history):
         seen.append(np.geterr()["over"])
 
-    gh.meta_train(gh.MetaConfig(meta_iterations=3, eval_every=3, n_features=5), callback)
+    gh.meta_train(gh.LinearConfig(meta_iterations=3, eval_every=3, n_features=5), callback)
     assert seen == ["warn", "warn", "warn"]
 
 

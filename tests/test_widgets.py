@@ -108,11 +108,11 @@ def test_playground_held_out_accuracy_is_measured_precisely() -> None:
 
     def standard_error(config):
         per_task = gh.adapt_and_evaluate(history.theta, gh.make_eval_tasks(config),
-                                         config.alpha).accuracy_after
+                                         config.alpha).score_after
         return per_task.std(ddof=1) / np.sqrt(per_task.size)
 
     assert standard_error(history.config) < 0.005
-    default = gh.MetaConfig(method="maml", seed=history.config.seed)
+    default = gh.LinearConfig(method="maml", seed=history.config.seed)
     assert standard_error(default) > 0.01  # what the panel showed before
 
 
@@ -535,7 +535,7 @@ def test_maml_explorer_draws_maml_beside_joint_and_first_order() -> None:
         assert labels == ["joint", "FO-MAML", "MAML"]
         assert [h.get_color() for h in handles] == [gh.COLORS[k] for k in
                                                     ("joint", "fomaml", "maml")]
-    final = {k: h.eval_accuracy[-1] for k, h in explorer.result.items()}
+    final = {k: h.eval_score[-1] for k, h in explorer.result.items()}
     assert f"MAML - joint {final['maml'] - final['joint']:+.3f}" in explorer.message
     c = explorer.result["maml"].config
     assert (c.eval_tasks, c.eval_query) == (gw.EVAL_TASKS, gw.EVAL_QUERY)
@@ -618,7 +618,7 @@ def test_live_plot_and_explorer_reject_what_they_cannot_call():
 @pytest.fixture(scope="module")
 def sine_thetas():
     model = gh.MLP(sizes=(1, 8, 8, 1), activation="tanh")
-    config = gh.MetaConfig(family="sine", method="maml", alpha=0.01, beta=0.01, outer="adam",
+    config = gh.SineConfig(method="maml", alpha=0.01, beta=0.01, outer="adam",
                            n_tasks=4, meta_iterations=60, eval_every=60, eval_tasks=4,
                            hidden=(8, 8), activation="tanh", seed=2)
     trained = gh.meta_train(config).theta
