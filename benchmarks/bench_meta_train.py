@@ -330,11 +330,12 @@ def load_baseline(revision: str):
 
 def baseline_config(module, config: gh.LinearConfig):
     """The same run as ``config`` for an older module (which may call meta-iterations epochs)."""
+    cls = getattr(module, "LinearConfig", None) or module.MetaConfig  # one config per family
     fields = {f: getattr(config, f) for f in config.__dataclass_fields__
-              if f in module.MetaConfig.__dataclass_fields__}
-    if "epochs" in module.MetaConfig.__dataclass_fields__:
+              if f in cls.__dataclass_fields__}
+    if "epochs" in cls.__dataclass_fields__:
         fields["epochs"] = config.meta_iterations
-    return module.MetaConfig(**fields)
+    return cls(**fields)
 
 
 def loop_sampling_only(config: gh.LinearConfig) -> None:

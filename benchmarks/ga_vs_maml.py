@@ -95,7 +95,7 @@ CLEAN_REGIME = {"default": "clean", "agree": "ha-clean"}  # each family's clean 
 
 @dataclass(frozen=True)
 class Regime:
-    """A training task distribution (every setting not named here is MetaConfig's default)."""
+    """A training task distribution (every setting not named here is gh.LinearConfig's default)."""
 
     name: str
     label: str
@@ -306,11 +306,11 @@ DIAGNOSTICS = ("w_sum", "w_abs_sum", "w_flagged", "w_other", "w_flagged_early",
                "cos_final", "corr_w_sqnorm")
 
 
-def meta_config(job: Job) -> gh.MetaConfig:
+def meta_config(job: Job) -> gh.LinearConfig:
     """The job's configuration: its regime's family and tasks, its method, alpha and beta."""
     regime, method = REGIME_BY_NAME[job.regime], METHODS[job.method]
     fam = regime.fam
-    return gh.MetaConfig(
+    return gh.LinearConfig(
         method=method.base, first_order=method.first_order, normalization=method.normalization,
         alpha=job.alphas[0], beta=job.beta, n_tasks=regime.n_tasks, k_shot=fam.k_shot,
         k_query=fam.k_shot, n_features=fam.n_features, spread=fam.spread,
@@ -350,7 +350,7 @@ def run_job(job: Job) -> list[dict]:
                     row[f"acc_{steps}"] = row[f"loss_{steps}"] = math.nan
                     continue
                 ev = gh.adapt_and_evaluate(history.theta, sets[set_name], alpha, steps=steps)
-                row[f"acc_{steps}"] = float(ev.accuracy_after.mean())
+                row[f"acc_{steps}"] = float(ev.score_after.mean())
                 row[f"loss_{steps}"] = float(ev.loss_after.mean())
             rows.append({**row, **diag})
     return rows

@@ -120,11 +120,11 @@ class Job:
     budget: Budget
 
 
-def make_config(job: Job) -> gh.MetaConfig:
+def make_config(job: Job) -> gh.SineConfig:
     e, m, b = job.experiment, METHODS[job.method], job.budget
     iterations = e.iterations(b)
-    return gh.MetaConfig(
-        family="sine", hidden=e.hidden, activation=e.activation, outer="adam",
+    return gh.SineConfig(
+        hidden=e.hidden, activation=e.activation, outer="adam",
         amplitude=e.amplitude, phase=e.phase, x_range=e.x_range, corrupt_frac=e.corrupt_frac,
         corruption=e.corruption, normalization=m.normalization, method=m.base,
         first_order=m.first_order, alpha=job.alpha, beta=job.beta, n_tasks=e.n_tasks(b),

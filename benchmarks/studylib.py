@@ -222,10 +222,11 @@ def task_rng(role: str, seed: int) -> np.random.Generator:
 
 @dataclass(frozen=True)
 class Method:
-    """A method as ``gh.MetaConfig`` runs it, and how a study's figure draws it."""
+    """A method as a config (``gh.LinearConfig``, ``gh.SineConfig``) runs it, and how a study's
+    figure draws it."""
 
     label: str
-    base: str  # MetaConfig.method
+    base: str  # the outer rule, config.method
     colour: str  # Okabe-Ito, from gh.VARIANTS
     style: str  # the figure's marker (ga_vs_maml.py) or line style (sine_study.py)
     first_order: bool = False

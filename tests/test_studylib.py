@@ -358,11 +358,11 @@ def test_run_jobs_in_process_and_in_a_pool_keep_the_job_order(capsys):
 
 
 def test_train_returns_none_when_meta_training_diverges():
-    config = studylib.gh.MetaConfig(method="maml", n_tasks=2, k_shot=5, k_query=5,
+    config = studylib.gh.LinearConfig(method="maml", n_tasks=2, k_shot=5, k_query=5,
                                     n_features=5, meta_iterations=3, eval_every=3,
                                     eval_tasks=2, seed=0)
     assert isinstance(studylib.train(config), studylib.gh.History)
-    assert studylib.train(studylib.gh.MetaConfig(**{**vars(config), "beta": 1e300,
+    assert studylib.train(studylib.gh.LinearConfig(**{**vars(config), "beta": 1e300,
                                                     "alpha": 1e300})) is None
 
 
