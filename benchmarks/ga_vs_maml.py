@@ -277,7 +277,10 @@ def agreement_diagnostics(theta: np.ndarray, batches: gh.TaskBatch, n_tasks: int
     if n_tasks > 1:
         out["mean_cos"] = float(cos[:, ~np.eye(n_tasks, dtype=bool)].mean())
         weights = np.stack([gh.ga_weights(b, normalization=normalization) for b in g])
-        if np.ptp(weights) > 0 and np.ptp(sq) > 0:  # else the correlation is undefined
+        # Undefined when either side is constant. Weights equal up to roundoff count as
+        # constant: with T = 2 the cosine weights are 1/2 each, and the correlation of their
+        # last-bit noise with |g|^2 would be noise that differs from one CPU to another.
+        if np.ptp(weights) > 1e-9 * np.abs(weights).max() and np.ptp(sq) > 0:
             out["corr_w_sqnorm"] = float(np.corrcoef(weights.ravel(), sq.ravel())[0, 1])
     return out
 

@@ -318,6 +318,18 @@ def test_agreement_diagnostics_of_identical_tasks():
         assert math.isnan(out["corr_w_sqnorm"])
 
 
+def test_no_correlation_with_weights_that_differ_only_by_roundoff():
+    """With two tasks the cosine weights are 1/2 each, up to the last bit: their correlation
+    with the update sizes is noise that changes from one CPU to another, so it is not reported.
+    The paper's weights of the same tasks do differ, and do correlate."""
+    batches = study.gh.sample_tasks(40, 10, n_features=6, rng=0)
+    theta = study.gh.init_theta(6, rng=1)
+    cosine = study.agreement_diagnostics(theta, batches, 2, 1.0, "cosine")
+    assert math.isnan(cosine["corr_w_sqnorm"])
+    paper = study.agreement_diagnostics(theta, batches, 2, 1.0, "paper")
+    assert paper["corr_w_sqnorm"] > 0.5
+
+
 def test_run_job_is_deterministic_and_reports_each_normalisation():
     budget = study.Budget(meta_iterations=30, beta_exponents=(0,), alpha_exponents=(0,),
                           val_seeds=1,
