@@ -353,7 +353,7 @@ class LogisticUnit:
         return (s + z - y * z).sum(axis=-1) / z.shape[-1], _grad(x, np.exp(-s) - y)
 
     def grad_and_hvp(self, theta, x, y):
-        p = sigmoid(_logits(theta, x))
+        p = np.exp(-_softplus(-_logits(theta, x)))  # sigmoid, as in ``sigmoid``
         curvature = p * (1.0 - p)  # the Hessian's diagonal weights at this theta
         return _grad(x, p - y), lambda v: _hvp(x, curvature, v)
 
@@ -765,12 +765,12 @@ def meta_train(config: MetaConfig, callback=None, *, theta0=None, model=None):
     model = make_model(c) if model is None else model
     theta = model.init(seed_streams(c.seed).init) if theta0 is None else theta0
     step = Adam(c.beta).step if c.outer == "adam" else lambda t, d: t - c.beta * d
+    rule = dict(method=c.method, alpha=c.alpha, inner_steps=c.inner_steps,
+                first_order=c.first_order, normalization=c.normalization, model=model)
     run = Run(c, model, theta, callback)
     with run.watch():
         for batch in training_batches(c):
-            direction, weights, loss = outer_direction(
-                theta, batch, method=c.method, alpha=c.alpha, inner_steps=c.inner_steps,
-                first_order=c.first_order, normalization=c.normalization, model=model)
+            direction, weights, loss = outer_direction(theta, batch, **rule)
             theta = step(theta, direction)
             run.record(theta, batch, weights, loss)
     return run.done()

@@ -253,37 +253,42 @@ def run_loop(config: gh.LinearConfig, theta0: np.ndarray) -> np.ndarray:
     return run.theta
 
 
-def bare_batched(config: gh.LinearConfig, theta0: np.ndarray) -> np.ndarray:
+def bare_batched(config: gh.LinearConfig, theta0: np.ndarray):
     """The same run in bare batched numpy: GA-MAML, exact second order, one inner step, the
-    same batches (``gh.draw_linear_tasks`` from the same stream) and the same single final
-    evaluation, but no model object, no checks, no bookkeeping. What ``gh.meta_train`` adds
-    to it is the cost of the course's structure."""
+    same batches (``gh.draw_linear_tasks`` from the same stream), the same records (each
+    iteration's weights and mean query loss after adaptation) and the same single final
+    evaluation, but no model object, no checks, no bookkeeping objects. What ``gh.meta_train``
+    adds to it is the cost of the course's structure. -> (theta, weights (n, T), losses (n,))."""
     c, theta = config, theta0.copy()
     rng = gh.seed_streams(c.seed).train
-
-    def sigmoid(z):
-        return np.exp(-np.logaddexp(0.0, -z))  # the course's stable formula: the same numbers
+    all_weights = np.empty((c.meta_iterations, c.n_tasks))
+    losses = np.empty(c.meta_iterations)
 
     def per_task(x, r):  # x^T r / k per task: (T, k, d), (T, k) -> (T, d)
         return np.matmul(r[:, None, :], x)[:, 0, :] / x.shape[1]
 
+    i = 0
     for first in range(0, c.meta_iterations, gh.CHUNK):
         stack = gh.draw_linear_tasks(rng, min(gh.CHUNK, c.meta_iterations - first), c)
         for b in range(len(stack.corrupted)):
             xs, ys = stack.x_support[b], stack.y_support[b]
             xq, yq = stack.x_query[b], stack.y_query[b]
-            p = sigmoid(xs @ theta)  # (T, k)
+            p = np.exp(-np.logaddexp(0.0, -(xs @ theta)))  # the course's stable sigmoid
             adapted = theta - c.alpha * per_task(xs, p - ys)  # (T, d)
-            pq = sigmoid(np.matmul(xq, adapted[:, :, None])[:, :, 0])
-            g_query = per_task(xq, pq - yq)
+            zq = np.matmul(xq, adapted[:, :, None])[:, :, 0]
+            sq = np.logaddexp(0.0, -zq)  # softplus(-z): p = exp(-s), BCE = s + z - y z
+            query = (sq + zq - yq * zq).sum(axis=-1) / zq.shape[-1]
+            g_query = per_task(xq, np.exp(-sq) - yq)
             hvp = per_task(xs, p * (1.0 - p) * np.matmul(xs, g_query[:, :, None])[:, :, 0])
             meta = g_query - c.alpha * hvp  # (I - alpha H) grad L_query
             u = theta - adapted
             agreement = (u @ u.T).sum(axis=1)
             weights = agreement / np.abs(agreement).sum()
+            all_weights[i], losses[i] = weights, query.mean()
             theta = theta - c.beta * (weights @ meta)
+            i += 1
     gh.adapt_and_evaluate(theta, gh.make_eval_tasks(c), c.alpha, steps=c.inner_steps)
-    return theta
+    return theta, all_weights, losses
 
 
 def draw_all(config: gh.LinearConfig, rng: np.random.Generator) -> list[gh.TaskBatch]:
@@ -479,7 +484,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seconds, cpu, vec_theta = clock(run_vectorised, config, theta0)
             vec_seconds.append(seconds)
             vec_cpu.append(cpu)
-            seconds, _, bare_theta = clock(bare_batched, config, theta0)
+            seconds, _, (bare_theta, _, _) = clock(bare_batched, config, theta0)
             bare_seconds.append(seconds)
             if baseline is not None:
                 seconds, cpu, base_history = clock(baseline.meta_train,

@@ -146,10 +146,13 @@ def test_mlp_loop_step_equals_the_batched_step(method):
 
 
 def test_the_bare_batched_loop_is_the_same_run_as_meta_train():
-    """The ratio the benchmark prints compares like with like: the same trained theta."""
+    """The ratio the benchmark prints compares like with like: the same theta, weights and
+    recorded query losses."""
     config = gh.LinearConfig(method="ga", meta_iterations=150, n_tasks=6, n_features=8,
                              eval_every=150, eval_tasks=5, seed=4)
     theta0 = gh.init_theta(config.n_features, rng=gh.seed_streams(config.seed).init)
-    np.testing.assert_allclose(bench.bare_batched(config, theta0),
-                               gh.meta_train(config, theta0=theta0).theta, rtol=1e-10,
-                               atol=1e-12)
+    theta, weights, losses = bench.bare_batched(config, theta0)
+    history = gh.meta_train(config, theta0=theta0)
+    np.testing.assert_allclose(theta, history.theta, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(weights, history.weights, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(losses, history.query_loss, rtol=1e-10, atol=1e-12)
