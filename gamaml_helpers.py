@@ -135,6 +135,7 @@ def _outlier_direction(d: int, direction: np.ndarray) -> np.ndarray:
     return math.cos(rad) * direction + math.sin(rad) * v
 
 
+@checked
 def draw_linear_tasks(rng, n_batches: int, f: LinearTasks, direction=None) -> TaskBatch:
     """Draw ``n_batches`` meta-batches of the linear family at once (notebook 01, section 6).
 
@@ -177,6 +178,7 @@ def draw_linear_tasks(rng, n_batches: int, f: LinearTasks, direction=None) -> Ta
     return TaskBatch(x[..., :k, :], y[..., :k], x[..., k:, :], y[..., k:], corrupted, w, minority)
 
 
+@checked
 def draw_sine_tasks(rng, n_batches: int, f: SineTasks) -> TaskBatch:
     """Draw ``n_batches`` meta-batches of sine waves at once (notebook 06, section 1).
 

@@ -325,6 +325,30 @@ def _(a):
         raise ValueError("angle must be 0 or 180 when n_features is 1")
 
 
+def _draw(a, family: str):
+    a.rng = as_generator(a.rng)
+    a.n_batches = integer("n_batches", a.n_batches)
+    if not isinstance(a.f, getattr(_gh(), family)):
+        raise ValueError(f"f must be a {family} (or a config of that family), got "
+                         f"{type(a.f).__name__}")
+
+
+@validates("draw_linear_tasks")
+def _(a):
+    _draw(a, "LinearTasks")
+    if a.direction is not None:
+        u = array("direction", a.direction, (1,))
+        if u.shape != (a.f.n_features,) or not np.any(u):
+            raise ValueError(f"direction must be a non-zero vector of shape "
+                             f"({a.f.n_features},), got shape {u.shape}")
+        a.direction = u
+
+
+@validates("draw_sine_tasks")
+def _(a):
+    _draw(a, "SineTasks")
+
+
 @validates("sample_tasks")
 def _(a):
     a.rng = as_generator(a.rng)

@@ -137,3 +137,21 @@ def test_one_table_of_method_variants():
     for name, variant in gh.VARIANTS.items():
         assert variant.rule in gh.METHODS, name
         assert gh.COLORS[name] == variant.color and gh.METHOD_LABELS[name] == variant.label
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: gh.draw_linear_tasks(0, 0, gh.LinearTasks()), "n_batches"),
+    (lambda: gh.draw_linear_tasks("seed", 1, gh.LinearTasks()), "rng"),
+    (lambda: gh.draw_linear_tasks(0, 1, gh.SineTasks()), "f must be a LinearTasks"),
+    (lambda: gh.draw_linear_tasks(0, 1, gh.LinearTasks(n_features=3), np.zeros(3)), "direction"),
+    (lambda: gh.draw_sine_tasks(0, 1, gh.LinearConfig()), "f must be a SineTasks"),
+])
+def test_the_bulk_samplers_reject_bad_input(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
+
+
+def test_a_config_is_a_task_family_for_the_bulk_samplers():
+    stack = gh.draw_sine_tasks(0, 3, gh.SineConfig(n_tasks=4))
+    assert stack.x_support.shape == (3, 4, 10, 1)
+    assert len(stack.unstack()) == 3
