@@ -29,13 +29,12 @@ from gamaml import checks
 from gamaml.variants import GA_METHODS
 
 # The playground's method choice: value -> (label, the methods it trains, in this order).
+# Labels come from the course's one table of method variants (gh.METHOD_LABELS).
+_LABEL = gh.METHOD_LABELS
 PLAYGROUND_CHOICES = {
-    "maml": ("MAML", ("maml",)),
-    "ga": ("GA-MAML", ("ga",)),
-    "reptile": ("Reptile", ("reptile",)),
-    "ga-reptile": ("GA-Reptile", ("ga-reptile",)),
-    "both": ("MAML + GA-MAML", ("maml", "ga")),
-    "both-reptile": ("Reptile + GA-Reptile", ("reptile", "ga-reptile")),
+    **{m: (_LABEL[m], (m,)) for m in ("maml", "ga", "reptile", "ga-reptile")},
+    "both": (f"{_LABEL['maml']} + {_LABEL['ga']}", ("maml", "ga")),
+    "both-reptile": (f"{_LABEL['reptile']} + {_LABEL['ga-reptile']}", ("reptile", "ga-reptile")),
     "all": ("all four", ("maml", "ga", "reptile", "ga-reptile")),
 }
 PLAYGROUND_METHODS = tuple(PLAYGROUND_CHOICES)
@@ -355,11 +354,10 @@ def make_gd_explorer(*, seed: int = 0, n_features: int = 50) -> Explorer:
 # change of a few thousandths between runs means something (100 tasks x 10 points swing by
 # about +-0.01 between evaluations; 500 x 50 by about +-0.003).
 EVAL_TASKS, EVAL_QUERY = 500, 50
-MAML_EXPLORER_METHODS = {  # key: (label, LinearConfig arguments)
-    "joint": ("joint", {"method": "joint"}),
-    "fomaml": ("FO-MAML", {"method": "maml", "first_order": True}),
-    "maml": ("MAML", {"method": "maml"}),
-}
+MAML_EXPLORER_METHODS = {  # key: (label, LinearConfig arguments), from the variant table
+    key: (_LABEL[key], {"method": gh.VARIANTS[key].rule,
+                        **({"first_order": True} if gh.VARIANTS[key].first_order else {})})
+    for key in ("joint", "fomaml", "maml")}
 
 
 def make_maml_explorer(*, seed: int = 0, meta_iterations: int = 200) -> Explorer:
@@ -425,7 +423,7 @@ def make_ga_explorer(*, seed: int = 0, meta_iterations: int = 300, n_tasks: int 
     controls = {"corrupt_frac": _slider("corrupted fraction", 0.3, RANGES["ga_corrupt_frac"]),
                 "corruption": _choice("corruption", gh.CORRUPTIONS, "flip"),
                 "normalization": _normalization_choice(normalization),
-                "method": _choice("outer update", [("GA-MAML", "ga"), ("GA-Reptile", "ga-reptile")],
+                "method": _choice("outer update", [(_LABEL[m], m) for m in GA_METHODS],
                                   "ga", button_width="96px"),
                 "alpha": _slider("alpha (inner)", 1.0, RANGES["alpha"]),
                 "beta": _slider("beta (outer)", 1.0, RANGES["beta"])}
