@@ -812,9 +812,10 @@ def main(argv: list[str] | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     print(f"GA vs MAML: {len(REGIMES)} regimes x {len(METHODS)} methods, {len(seeds)} test "
-          f"seeds, {budget.meta_iterations} meta-iterations per run, {args.workers} worker(s), "
+          f"seeds, {budget.meta_iterations} meta-iterations per run, "
+          f"{studylib.where(args.workers, args.dask_scheduler)}, "
           f"output {out}", flush=True)
-    with studylib.worker_pool(args.workers) as pool:
+    with studylib.worker_pool(args.workers, dask_scheduler=args.dask_scheduler) as pool:
         print("1/2 tuning", flush=True)
         chosen, status, scored = tune(
             budget, lambda jobs: studylib.run_jobs(jobs, pool, "tuning", run_job))

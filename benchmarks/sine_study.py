@@ -703,16 +703,18 @@ def timing_lines(jobs: list[Job], results: list[dict], phase: str) -> list[str]:
 
 def run_study(budget: Budget, out: Path, workers: int = 2,
               experiments: tuple[Experiment, ...] = EXPERIMENTS,
-              command: str = ".venv/bin/python benchmarks/sine_study.py") -> dict:
+              command: str = ".venv/bin/python benchmarks/sine_study.py",
+              dask_scheduler: str | None = None) -> dict:
     """Tune, evaluate and write every file; returns the paths, the summary and more."""
     check_design(experiments)
     out.mkdir(parents=True, exist_ok=True)
     start, seeds = time.perf_counter(), range(budget.seeds)
     print(f"sine study: {len(experiments)} experiments, {budget.seeds} test seeds, "
-          f"{workers} worker(s), output {out}", file=sys.stderr, flush=True)
+          f"{studylib.where(workers, dask_scheduler)}, output {out}", file=sys.stderr,
+          flush=True)
     runs: list[tuple[str, list[Job], list[dict]]] = []  # (phase, jobs, results): timings
     context = multiprocessing.get_context("forkserver")  # fresh workers: MALLOC_TOP_PAD_ acts
-    with studylib.worker_pool(workers, context) as pool:
+    with studylib.worker_pool(workers, context, dask_scheduler) as pool:
         print("1/2 tuning", file=sys.stderr, flush=True)
 
         def run_tuning(jobs: list[Job]) -> list[dict]:
@@ -780,7 +782,8 @@ def print_headline(summary_rows: list[dict], experiments) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    return run_study(args.budget, Path(args.out), args.workers, EXPERIMENTS, args.command)
+    return run_study(args.budget, Path(args.out), args.workers, EXPERIMENTS, args.command,
+                     args.dask_scheduler)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -270,8 +270,21 @@ Runner = Callable[[list], list]  # runs a list of jobs; results in job order
 
 
 @contextlib.contextmanager
-def worker_pool(workers: int, mp_context=None) -> Iterator[ProcessPoolExecutor | None]:
-    """A pool of ``workers`` processes, shut down on exit; None (run in-process) for one."""
+def worker_pool(workers: int, mp_context=None,
+                dask_scheduler: str | None = None) -> Iterator[Executor | None]:
+    """Where the jobs run: on the Dask cluster whose scheduler is at ``dask_scheduler``, if
+    given; else a pool of ``workers`` local processes, shut down on exit; or, for one worker,
+    this process (None). The jobs and their seeds are the same everywhere, and ``run_jobs``
+    returns the results in job order, so every output file is the same whichever runs them."""
+    if dask_scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise SystemExit("--dask-scheduler needs dask.distributed, an optional extra: "
+                             ".venv/bin/pip install -r requirements-dask.txt") from None
+        with Client(dask_scheduler) as client:
+            yield client.get_executor(pure=False)  # a concurrent.futures.Executor
+        return
     if workers <= 1:
         yield None
         return
@@ -279,7 +292,7 @@ def worker_pool(workers: int, mp_context=None) -> Iterator[ProcessPoolExecutor |
         yield pool
 
 
-def run_jobs(jobs: list, pool: ProcessPoolExecutor | None, phase: str, run: Callable,
+def run_jobs(jobs: list, pool: Executor | None, phase: str, run: Callable,
              cost: Callable | None = None) -> list:
     """Run ``run(job)`` for every job (in the pool, if any), results in job order; progress on
     stderr. With ``cost(job)`` the most costly jobs start first."""
@@ -306,11 +319,19 @@ def run_jobs(jobs: list, pool: ProcessPoolExecutor | None, phase: str, run: Call
     return results
 
 
+def where(workers: int, dask_scheduler: str | None) -> str:
+    """Where the jobs run, for the progress line."""
+    return f"the Dask cluster at {dask_scheduler}" if dask_scheduler else f"{workers} worker(s)"
+
+
 def add_run_options(parser: argparse.ArgumentParser, default_out: Path) -> None:
     """The last options of both studies: ``--out`` (folder) and ``--workers`` (processes)."""
     parser.add_argument("--out", type=Path, default=None,
                         help=f"output folder (default {default_out})")
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    parser.add_argument("--dask-scheduler", metavar="ADDRESS", default=None,
+                        help="run the jobs on this Dask cluster (e.g. tcp://127.0.0.1:8786) "
+                             "instead of local processes; the outputs are the same")
 
 
 def check_run_options(parser: argparse.ArgumentParser, args: argparse.Namespace,
