@@ -815,17 +815,19 @@ def main(argv: list[str] | None = None) -> dict:
           f"seeds, {budget.meta_iterations} meta-iterations per run, "
           f"{studylib.where(args.workers, args.dask_scheduler)}, "
           f"output {out}", flush=True)
+    stored = studylib.job_cache(args.cache, "ga_vs_maml.py")
     with studylib.worker_pool(args.workers, dask_scheduler=args.dask_scheduler) as pool:
         print("1/2 tuning", flush=True)
         chosen, status, scored = tune(
-            budget, lambda jobs: studylib.run_jobs(jobs, pool, "tuning", run_job))
+            budget, lambda jobs: studylib.run_jobs(jobs, pool, "tuning", run_job, cache=stored))
         for regime in REGIMES:
             cells = "  ".join(f"{m}={choice_text(chosen, status, (regime.name, m))}"
                               for m in METHODS)
             print(f"  {regime.name:<12} {cells}", flush=True)
         print("2/2 evaluation", flush=True)
         jobs = evaluation_jobs(chosen, seeds, budget)
-        raw = [row for rows in studylib.run_jobs(jobs, pool, "evaluation", run_job) for row in rows]
+        raw = [row for rows in studylib.run_jobs(jobs, pool, "evaluation", run_job, cache=stored)
+               for row in rows]
     summary = summarise(raw)
 
     paths = {"raw": out / "raw.csv", "summary": out / "summary.csv",

@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/sine_study.py            # the study -> benchmarks/results/sine/
     .venv/bin/python benchmarks/sine_study.py --quick    # 2 seeds, tiny budget, temp folder
+    .venv/bin/python benchmarks/sine_study.py --experiment corrupted --cache benchmarks/.cache
+        # one experiment (and what it needs), finished runs kept and reused after an interruption
 
 Three experiments on Finn et al.'s sine waves ``y = A sin(x - phi)`` with the course's
 MLP (``gh.MLP``: ReLU in 1, tanh in 2 and 3), each a function of its ``Experiment`` settings
@@ -660,16 +662,37 @@ def figure(summary_rows, experiments, path: Path, n_seeds: int) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+def with_dependencies(names: list[str] | None) -> tuple[Experiment, ...]:
+    """The experiments named (all for None) and those they need: the experiment whose tuned
+    values they use and the one they measure headroom against, in the study's order."""
+    by_name = {e.name: e for e in EXPERIMENTS}
+    wanted = set(by_name) if names is None else set(names)
+    while True:
+        needed = {ref for name in wanted for ref in (by_name[name].tuning,
+                                                      by_name[name].clean_reference)
+                  if ref in by_name} - wanted
+        if not needed:
+            return tuple(e for e in EXPERIMENTS if e.name in wanted)
+        wanted |= needed
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="2 seeds, tiny budget; writes to a temporary folder unless --out")
     parser.add_argument("--seeds", type=int, default=None,
                         help=f"test seeds (default {FULL.seeds}; {QUICK.seeds} with --quick)")
+    parser.add_argument("--experiment", action="append", default=None, metavar="NAME",
+                        choices=[e.name for e in EXPERIMENTS],
+                        help="run only this experiment (repeat for more) and those it needs "
+                             "(its tuning source, its clean reference); default: all")
     studylib.add_run_options(parser, DEFAULT_OUT)
     args = parser.parse_args(argv)
     budget = QUICK if args.quick else FULL
     command = [".venv/bin/python benchmarks/sine_study.py"] + (["--quick"] if args.quick else [])
+    args.experiments = with_dependencies(args.experiment)
+    if len(args.experiments) < len(EXPERIMENTS):
+        command += [f"--experiment {e.name}" for e in args.experiments]
     if args.seeds is not None:
         if not 2 <= args.seeds <= studylib.VAL_SEED_OFFSET:
             parser.error(f"--seeds must be in 2..{studylib.VAL_SEED_OFFSET} "
@@ -704,7 +727,7 @@ def timing_lines(jobs: list[Job], results: list[dict], phase: str) -> list[str]:
 def run_study(budget: Budget, out: Path, workers: int = 2,
               experiments: tuple[Experiment, ...] = EXPERIMENTS,
               command: str = ".venv/bin/python benchmarks/sine_study.py",
-              dask_scheduler: str | None = None) -> dict:
+              dask_scheduler: str | None = None, cache: Path | None = None) -> dict:
     """Tune, evaluate and write every file; returns the paths, the summary and more."""
     check_design(experiments)
     out.mkdir(parents=True, exist_ok=True)
@@ -713,12 +736,13 @@ def run_study(budget: Budget, out: Path, workers: int = 2,
           f"{studylib.where(workers, dask_scheduler)}, output {out}", file=sys.stderr,
           flush=True)
     runs: list[tuple[str, list[Job], list[dict]]] = []  # (phase, jobs, results): timings
+    stored = studylib.job_cache(cache, "sine_study.py", "sine_design.py")
     context = multiprocessing.get_context("forkserver")  # fresh workers: MALLOC_TOP_PAD_ acts
     with studylib.worker_pool(workers, context, dask_scheduler) as pool:
         print("1/2 tuning", file=sys.stderr, flush=True)
 
         def run_tuning(jobs: list[Job]) -> list[dict]:
-            results = studylib.run_jobs(jobs, pool, "tuning", run_job, job_cost)
+            results = studylib.run_jobs(jobs, pool, "tuning", run_job, job_cost, stored)
             runs.append(("val ", jobs, results))
             return results
 
@@ -727,7 +751,7 @@ def run_study(budget: Budget, out: Path, workers: int = 2,
         print("2/2 evaluation", file=sys.stderr, flush=True)
         jobs = [Job(e, m, hyper[e.name, m]["alpha"], hyper[e.name, m]["beta"], seed, "test",
                     budget) for e in experiments for m in e.methods for seed in seeds]
-        results = studylib.run_jobs(jobs, pool, "evaluation", run_job, job_cost)
+        results = studylib.run_jobs(jobs, pool, "evaluation", run_job, job_cost, stored)
         runs.append(("test", jobs, results))
     raw = [result["row"] for result in results]
     summary = summarise(raw, experiments)
@@ -782,8 +806,8 @@ def print_headline(summary_rows: list[dict], experiments) -> None:
 
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    return run_study(args.budget, Path(args.out), args.workers, EXPERIMENTS, args.command,
-                     args.dask_scheduler)
+    return run_study(args.budget, Path(args.out), args.workers, args.experiments, args.command,
+                     args.dask_scheduler, args.cache)
 
 
 if __name__ == "__main__":

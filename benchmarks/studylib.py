@@ -21,7 +21,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import hashlib
 import math
+import os
+import pickle
 import sys
 import tempfile
 import time
@@ -292,30 +295,91 @@ def worker_pool(workers: int, mp_context=None,
         yield pool
 
 
+class JobCache:
+    """Finished runs on disk, one pickle per job, so that an interrupted study loses at most the
+    runs in progress. A run's key hashes the job (its ``repr``: every setting, seed and budget)
+    and the source of the code that computes it (``sources``): change either and the run is
+    done again. Files are written whole (a temporary file, then a rename)."""
+
+    def __init__(self, folder: Path, sources: list[Path]):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        code = hashlib.sha256()
+        for path in sorted(sources):
+            code.update(path.name.encode() + b"\0" + path.read_bytes())
+        self.code = code.hexdigest()
+
+    def path(self, job) -> Path:
+        key = hashlib.sha256(f"{self.code}\n{job!r}".encode()).hexdigest()[:32]
+        return self.folder / f"{key}.pkl"
+
+    def get(self, job):
+        """The cached result of ``job``, or None."""
+        path = self.path(job)
+        if not path.exists():
+            return None
+        with path.open("rb") as f:
+            return pickle.load(f)
+
+    def put(self, job, result) -> None:
+        path = self.path(job)
+        partial = path.with_suffix(".tmp")
+        with partial.open("wb") as f:
+            pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(partial, path)
+
+
+def job_cache(folder: Path | None, *study_files: str) -> JobCache | None:
+    """The cache of ``--cache DIR`` (None without it), keyed by the course's code (the lesson
+    and ``gamaml/``), this library and the study's own files."""
+    if folder is None:
+        return None
+    root = Path(__file__).resolve().parent.parent
+    sources = [root / "gamaml_helpers.py", *sorted((root / "gamaml").glob("*.py")),
+               Path(__file__).resolve(), *(root / "benchmarks" / f for f in study_files)]
+    return JobCache(folder, sources)
+
+
 def run_jobs(jobs: list, pool: Executor | None, phase: str, run: Callable,
-             cost: Callable | None = None) -> list:
-    """Run ``run(job)`` for every job (in the pool, if any), results in job order; progress on
-    stderr. With ``cost(job)`` the most costly jobs start first."""
+             cost: Callable | None = None, cache: JobCache | None = None) -> list:
+    """Run ``run(job)`` for every job (in the pool, if any), results in job order. With
+    ``cost(job)`` the most costly jobs start first; with a ``cache``, finished runs are read
+    from it and new ones stored as they finish. Progress on stderr: runs done of all, elapsed
+    time, and an estimate of the time left from the runs computed so far."""
     results: list = [None] * len(jobs)
     start = time.perf_counter()
     step = max(1, len(jobs) // 10)
+    todo = list(range(len(jobs)))
+    if cache is not None:
+        for i in range(len(jobs)):
+            results[i] = cache.get(jobs[i])
+        todo = [i for i in todo if results[i] is None]
+    cached = len(jobs) - len(todo)
 
-    def report(done: int) -> None:
-        if done % step == 0 or done == len(jobs):
-            print(f"  {phase}: {done}/{len(jobs)} runs, {time.perf_counter() - start:.0f} s",
-                  file=sys.stderr, flush=True)
+    def report(computed: int) -> None:
+        done = cached + computed
+        if computed % step == 0 or done == len(jobs):
+            elapsed = time.perf_counter() - start
+            left = elapsed / computed * (len(todo) - computed) if computed else 0.0
+            print(f"  {phase}: {done}/{len(jobs)} runs ({cached} from the cache), "
+                  f"{elapsed:.0f} s, about {left:.0f} s left", file=sys.stderr, flush=True)
 
-    order = list(range(len(jobs))) if cost is None else sorted(
-        range(len(jobs)), key=lambda i: -cost(jobs[i]))
+    def finish(i: int, result, computed: int) -> None:
+        results[i] = result
+        if cache is not None:
+            cache.put(jobs[i], result)
+        report(computed)
+
+    order = todo if cost is None else sorted(todo, key=lambda i: -cost(jobs[i]))
     if pool is None:
-        for done, i in enumerate(order, start=1):
-            results[i] = run(jobs[i])
-            report(done)
+        for computed, i in enumerate(order, start=1):
+            finish(i, run(jobs[i]), computed)
     else:
         futures = {pool.submit(run, jobs[i]): i for i in order}
-        for done, future in enumerate(as_completed(futures), start=1):
-            results[futures[future]] = future.result()
-            report(done)
+        for computed, future in enumerate(as_completed(futures), start=1):
+            finish(futures[future], future.result(), computed)
+    if not todo:
+        report(0)
     return results
 
 
@@ -329,6 +393,9 @@ def add_run_options(parser: argparse.ArgumentParser, default_out: Path) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help=f"output folder (default {default_out})")
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    parser.add_argument("--cache", type=Path, default=None, metavar="DIR",
+                        help="keep finished runs in DIR and reuse them: an interrupted run "
+                             "loses only the runs in progress (default: no cache)")
     parser.add_argument("--dask-scheduler", metavar="ADDRESS", default=None,
                         help="run the jobs on this Dask cluster (e.g. tcp://127.0.0.1:8786) "
                              "instead of local processes; the outputs are the same")

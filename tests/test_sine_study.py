@@ -377,3 +377,16 @@ def test_quick_run_gives_identical_files_twice(quick):
     assert first == second and len(first) > 6
     for rel in first:  # the PNG too: matplotlib embeds no date or version here
         assert (base / "a" / rel).read_bytes() == (base / "b" / rel).read_bytes(), rel
+
+
+def test_an_experiment_runs_with_what_it_needs():
+    names = [e.name for e in study.with_dependencies(["corrupted"])]
+    assert names == ["ga-paper", "corrupted"]  # its tuning source and clean reference
+    assert [e.name for e in study.with_dependencies(["finn"])] == ["finn"]
+    assert study.with_dependencies(None) == study.EXPERIMENTS
+    args = study.parse_args(["--quick", "--experiment", "corrupted", "--out", "x"])
+    assert [e.name for e in args.experiments] == ["ga-paper", "corrupted"]
+    assert args.command.endswith("--experiment ga-paper --experiment corrupted")
+    assert study.parse_args(["--quick", "--out", "x"]).command.endswith("--quick")
+    with pytest.raises(SystemExit):
+        study.parse_args(["--experiment", "nope"])

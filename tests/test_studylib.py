@@ -422,3 +422,34 @@ def test_write_csv_formats_floats_and_writes_an_empty_file_without_rows(tmp_path
         assert [r["name"] for r in csv.DictReader(fh)] == ["a", "b"]
     studylib.write_csv(path, [], digits=4)
     assert path.read_bytes() == b""
+
+
+def test_the_cache_keeps_finished_runs_so_an_interruption_loses_only_those_in_progress(
+        tmp_path):
+    source = tmp_path / "code.py"
+    source.write_text("version 1")
+    cache = studylib.JobCache(tmp_path / "cache", [source])
+    calls, interrupt = [], {"at": 4}
+
+    def square(job):
+        calls.append(job)
+        if job == interrupt["at"]:
+            raise KeyboardInterrupt  # the reader pressed Ctrl-C during this run
+        return job * job
+
+    with pytest.raises(KeyboardInterrupt):
+        studylib.run_jobs([1, 2, 3, 4, 5], None, "first", square, cache=cache)
+    assert calls == [1, 2, 3, 4]
+    calls.clear()
+    interrupt["at"] = None
+    assert studylib.run_jobs([1, 2, 3, 4, 5], None, "again", square, cache=cache) == [
+        1, 4, 9, 16, 25]
+    assert calls == [4, 5]  # only the runs that had not finished
+    source.write_text("version 2")  # other code: every run is done again
+    changed = studylib.JobCache(tmp_path / "cache", [source])
+    assert changed.get(1) is None and cache.get(1) == 1
+    assert changed.path(1) != cache.path(1) and cache.path(1) != cache.path(2)
+
+
+def test_without_a_cache_folder_there_is_no_cache():
+    assert studylib.job_cache(None, "sine_study.py") is None
