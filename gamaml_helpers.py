@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gamaml.checks import as_generator, checked
-from gamaml.config import LinearConfig, LinearTasks, MetaConfig, SineConfig, SineTasks  # noqa: F401
+from gamaml.config import LinearConfig, LinearTasks, MetaConfig, SineConfig, SineTasks, make_model
 from gamaml.training import Run, seed_streams
 from gamaml.variants import REPTILE_METHODS
 
@@ -549,14 +549,6 @@ class MLP:
                                 n_inputs=self.sizes[0])
 
 
-@checked
-def make_model(config: MetaConfig):
-    """The model of a run: the sigmoid unit (linear family) or the MLP (sine family)
-    (notebook 06, section 5)."""
-    if isinstance(config, SineConfig):
-        return MLP(sizes=(1, *config.hidden, 1), activation=config.activation)
-    return LogisticUnit(config.n_features)
-
 # ---------------------------------------------------------------------------------------------
 # 3. Meta-learning
 # ---------------------------------------------------------------------------------------------
@@ -711,32 +703,6 @@ class Adam:
         return theta - self.beta * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
-@dataclass
-class Evaluation:
-    """Per-task query loss and score (``model.score_name``) before and after adaptation, (T,)
-    (notebook 03, section 6)."""
-
-    loss_before: np.ndarray
-    score_before: np.ndarray
-    loss_after: np.ndarray
-    score_after: np.ndarray
-
-
-@checked
-def adapt_and_evaluate(theta, batch: TaskBatch, alpha: float, *, steps: int = 1,
-                       model=None) -> Evaluation:
-    """Adapt theta to each task's support set and score its query set, before and after
-    (notebook 03, section 6). ``steps=0``: no adaptation. theta (P,) -> Evaluation of (T,)."""
-    xq, yq = batch.x_query, batch.y_query
-    shared = np.broadcast_to(theta, (batch.n_tasks, theta.shape[-1]))
-    before = model.loss(shared, xq, yq), model.score(shared, xq, yq)
-    if not steps:
-        return Evaluation(*before, *before)
-    adapted = inner_update(theta, batch.x_support, batch.y_support, alpha, steps=steps,
-                           model=model)
-    return Evaluation(*before, model.loss(adapted, xq, yq), model.score(adapted, xq, yq))
-
-
 CHUNK = 100  # meta-batches drawn per call to the sampler
 
 
@@ -782,6 +748,7 @@ def meta_train(config: MetaConfig, callback=None, *, theta0=None, model=None):
 # ---------------------------------------------------------------------------------------------
 
 from gamaml.config import *  # noqa: F403 -- each module's __all__ lists its public names
+from gamaml.evaluation import *  # noqa: F403
 from gamaml.exercises import *  # noqa: F403
 from gamaml.plots import *  # noqa: F403
 from gamaml.training import *  # noqa: F403

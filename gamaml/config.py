@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 from gamaml import checks as C
 from gamaml import variants as V
+from gamaml.checks import checked
 
-__all__ = ["LinearTasks", "SineTasks", "MetaConfig", "LinearConfig", "SineConfig"]
+__all__ = ["LinearTasks", "SineTasks", "MetaConfig", "LinearConfig", "SineConfig", "make_model"]
 
 
 @dataclass
@@ -157,3 +158,13 @@ class SineConfig(MetaConfig, SineTasks):
                 or not all(C.is_int(h) and h >= 1 for h in self.hidden):
             raise ValueError(f"hidden must be a non-empty tuple of positive integers, got "
                              f"{self.hidden!r}")
+
+
+@checked
+def make_model(config: MetaConfig):
+    """The model of a run: the sigmoid unit (linear family) or the MLP (sine family)."""
+    import gamaml_helpers as gh
+
+    if isinstance(config, SineConfig):
+        return gh.MLP(sizes=(1, *config.hidden, 1), activation=config.activation)
+    return gh.LogisticUnit(config.n_features)

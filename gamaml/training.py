@@ -15,6 +15,7 @@ import numpy as np
 
 from gamaml import checks as C
 from gamaml.config import MetaConfig, SineConfig
+from gamaml.evaluation import adapt_and_evaluate
 
 __all__ = ["Diverged", "SeedStreams", "seed_streams", "make_eval_tasks", "History"]
 
@@ -125,8 +126,6 @@ class Run:
 
     def record(self, theta: np.ndarray, batch, weights: np.ndarray, loss: float) -> None:
         """Store one meta-step; score the held-out tasks when it is time; call the callback."""
-        import gamaml_helpers as gh
-
         h, i = self.history, self.iteration - 1
         h.weights[i] = weights
         h.query_loss[i] = loss
@@ -138,7 +137,7 @@ class Run:
             raise FloatingPointError("theta is no longer finite")
         if i + 1 == self.next_eval:
             with np.errstate(all="ignore"):  # a score, not the training: may be inf
-                e = gh.adapt_and_evaluate(theta, self.eval_tasks, self.config.alpha,
+                e = adapt_and_evaluate(theta, self.eval_tasks, self.config.alpha,
                                           steps=self.config.inner_steps, model=self.model)
             h.eval_loss[self.n_eval] = float(e.loss_after.mean())
             h.eval_score[self.n_eval] = float(e.score_after.mean())
