@@ -24,7 +24,7 @@ import numpy as np
 from gamaml.checks import as_generator, checked
 from gamaml.config import LinearConfig, LinearTasks, MetaConfig, SineConfig, SineTasks, make_model
 from gamaml.training import Run, seed_streams
-from gamaml.variants import REPTILE_METHODS
+from gamaml.variants import GA_METHODS, REPTILE_METHODS
 
 OUTLIER_ANGLE = 90.0  # degrees between an outlier task's direction and the shared one
 OUTLIER_SCALE = 3.0  # an outlier task's features (linear) or amplitude (sine) is this much larger
@@ -659,7 +659,7 @@ def outer_direction(theta, batch: TaskBatch, *, method: str, alpha: float,
                                                    inner_steps=inner_steps,
                                                    first_order=first_order, model=model,
                                                    with_adapted=True)
-    if method in ("ga", "ga-reptile"):
+    if method in GA_METHODS:
         weights = ga_weights(theta - adapted, normalization=normalization)
     else:
         weights = np.full(adapted.shape[0], 1.0 / adapted.shape[0])

@@ -667,6 +667,9 @@ def with_dependencies(names: list[str] | None) -> tuple[Experiment, ...]:
     values they use and the one they measure headroom against, in the study's order."""
     by_name = {e.name: e for e in EXPERIMENTS}
     wanted = set(by_name) if names is None else set(names)
+    if wanted - set(by_name):
+        raise ValueError(f"names must be experiments of the study {sorted(by_name)}, got "
+                         f"{sorted(wanted - set(by_name))}")
     while True:
         needed = {ref for name in wanted for ref in (by_name[name].tuning,
                                                       by_name[name].clean_reference)

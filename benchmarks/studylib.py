@@ -238,7 +238,7 @@ class Method:
     @property
     def weighted(self) -> bool:
         """True for the gradient-agreement methods, whose task weights are reported."""
-        return self.base in ("ga", "ga-reptile")
+        return self.base in gh.GA_METHODS
 
     @property
     def second_order(self) -> bool:
@@ -302,7 +302,13 @@ class JobCache:
     done again. Files are written whole (a temporary file, then a rename)."""
 
     def __init__(self, folder: Path, sources: list[Path]):
+        missing = [str(p) for p in sources if not Path(p).is_file()]
+        if not sources or missing:
+            raise ValueError(f"sources must be existing files (the code the runs depend on), "
+                             f"missing: {missing or 'all'}")
         self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ValueError(f"folder must be a directory, got the file {self.folder}")
         self.folder.mkdir(parents=True, exist_ok=True)
         code = hashlib.sha256()
         for path in sorted(sources):

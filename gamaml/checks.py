@@ -270,7 +270,7 @@ def model_for(model, theta: np.ndarray, x_name: str = "x", x=None):
     ``LogisticUnit`` when theta has one parameter per feature of x; any other shape needs
     ``model=`` (an MLP's theta never has as many entries as its input has features)."""
     if model is None:
-        n_inputs = None if x is None else np.shape(x)[-1] if np.ndim(x) else None
+        n_inputs = np.shape(x)[-1] if x is not None and np.ndim(x) else None
         if n_inputs is not None and n_inputs != theta.shape[-1]:
             raise ValueError(f"model is needed: theta has {theta.shape[-1]} parameters and "
                              f"{x_name} has {n_inputs} features, which is no LogisticUnit; "

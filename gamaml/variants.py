@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["METHODS", "REPTILE_METHODS", "GA_METHODS", "NORMALIZATIONS", "CORRUPTIONS", "FAMILIES",
+__all__ = ["METHODS", "REPTILE_METHODS", "GA_METHODS", "NORMALIZATIONS", "CORRUPTIONS",
            "ACTIVATIONS", "OUTER_RULES", "Variant", "VARIANTS", "COLORS", "METHOD_LABELS",
            "TASK_STYLES", "OKABE_ITO"]
 
@@ -13,7 +13,6 @@ REPTILE_METHODS = ("reptile", "ga-reptile")
 GA_METHODS = ("ga", "ga-reptile")  # weighted by gradient agreement
 NORMALIZATIONS = ("paper", "book", "cosine")
 CORRUPTIONS = ("flip", "random", "outlier")
-FAMILIES = ("linear", "sine")  # the sigmoid unit's classification tasks; sine-wave regression
 ACTIVATIONS = ("relu", "tanh")
 OUTER_RULES = ("sgd", "adam")
 

@@ -390,3 +390,5 @@ def test_an_experiment_runs_with_what_it_needs():
     assert study.parse_args(["--quick", "--out", "x"]).command.endswith("--quick")
     with pytest.raises(SystemExit):
         study.parse_args(["--experiment", "nope"])
+    with pytest.raises(ValueError, match="names"):
+        study.with_dependencies(["nope"])

@@ -453,3 +453,13 @@ def test_the_cache_keeps_finished_runs_so_an_interruption_loses_only_those_in_pr
 
 def test_without_a_cache_folder_there_is_no_cache():
     assert studylib.job_cache(None, "sine_study.py") is None
+
+
+def test_the_cache_rejects_bad_input(tmp_path):
+    with pytest.raises(ValueError, match="sources"):
+        studylib.JobCache(tmp_path / "cache", [tmp_path / "missing.py"])
+    with pytest.raises(ValueError, match="sources"):
+        studylib.JobCache(tmp_path / "cache", [])
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ValueError, match="folder"):
+        studylib.JobCache(tmp_path / "file", [tmp_path / "file"])
