@@ -468,7 +468,7 @@ PLAYGROUND_SLIDERS = {"alpha": "alpha (inner)", "beta": "beta (outer)",
 
 
 class Playground(Dashboard):
-    """The dashboard of notebook 07: MAML, GA-MAML, Reptile and GA-Reptile side by side,
+    """The dashboard of notebook 08: MAML, GA-MAML, Reptile and GA-Reptile side by side,
     trained on a button click.
 
     Build it with ``make_playground``. Moving a control never trains: only the Train button
@@ -643,7 +643,7 @@ def make_playground(*, method: str = "both", alpha: float = 1.0, beta: float = 1
                     first_order: bool = False, seed: int = 0,
                     train: bool = True, live_every: float = 0.1,
                     min_redraw_seconds: float = 0.5) -> Playground:
-    """Build (and by default train once) the playground of notebook 07; return it undisplayed.
+    """Build (and by default train once) the playground of notebook 08; return it undisplayed.
 
     The keyword arguments are the controls' starting values. Those of the sliders (alpha, beta,
     n_tasks, k_shot, inner_steps, meta_iterations, n_features, spread, corrupt_frac,

@@ -257,10 +257,10 @@ COSINE_NOTE = ("* cosine: the paper's weights computed on unit-length updates, a
                "of this course, not in the paper.")
 
 
-def train(config: gh.MetaConfig) -> gh.History | None:
-    """``gh.meta_train(config)``; None if it diverged."""
+def train(config: gh.MetaConfig, callback=None) -> gh.History | None:
+    """``gh.meta_train(config, callback)``; None if it diverged."""
     try:
-        return gh.meta_train(config)
+        return gh.meta_train(config, callback)
     except gh.Diverged:
         return None
 

@@ -1,7 +1,7 @@
 """The playground in a real browser: JupyterLab on 127.0.0.1, headless Chromium via Playwright.
 
 The test serves a temporary copy of notebooks/ (the repository's files are not touched), runs
-every cell of 07_playground.ipynb, types new values into six controls (among them the task
+every cell of 08_playground.ipynb, types new values into six controls (among them the task
 family's features, spread and minority share, and the inner steps), picks a method and a
 normalisation, clicks Train and checks that the loss and weights plots are redrawn without any
 error output. It prints the time from the click to the first and to the final new plot.
@@ -31,7 +31,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = "notebooks/07_playground.ipynb"
+NOTEBOOK = "notebooks/08_playground.ipynb"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -37,7 +37,7 @@ def baseline_tree(dest: Path) -> Path:
     try:
         archive = subprocess.run(
             ["git", "-C", str(ROOT), "archive", "--format=tar", BASELINE,
-             "gamaml_helpers.py", "benchmarks"],
+             "gamaml_helpers.py", "gamaml", "benchmarks"],
             capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         message = f"git history with commit {BASELINE} is needed to rebuild the baseline: {exc}"
