@@ -116,6 +116,7 @@ from sine_design import (  # noqa: E402
 )
 from sine_report import (  # noqa: E402, F401 -- the report's names, also reached as study.<name>
     SUMMARY_KEY,
+    Key,
     at_beta,
     difference_name,
     figure,
@@ -148,7 +149,6 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "sine"
 # Tuning: studylib's edge-extended grids, scored by validation MSE (lower is better)
 # ---------------------------------------------------------------------------------------------
 
-Key = tuple[str, str]  # (experiment, method)
 
 
 Value = tuple[str, str, float, float]  # (experiment, method, alpha, beta)

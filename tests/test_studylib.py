@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))  # where the studies find studylib when they run
 import ga_vs_maml  # noqa: E402
 import sine_design  # noqa: E402
+import sine_report  # noqa: E402
+import sine_runs  # noqa: E402
 import sine_study  # noqa: E402
 import studylib  # noqa: E402
 
@@ -48,16 +50,21 @@ STUDY_INTERFACE = {"Budget", "DEFAULT_OUT", "FULL", "Job", "METHODS", "QUICK", "
                    "summarise", "tune", "tuning_jobs"}
 
 
-@pytest.mark.parametrize("module", [ga_vs_maml, sine_study, sine_design])
+SINE = (sine_study, sine_design, sine_runs, sine_report)  # the sine study's four files
+
+
+@pytest.mark.parametrize("module", [ga_vs_maml, *SINE])
 def test_no_study_defines_a_name_of_the_library(module):
     assert not _top_level_names(module) & _top_level_names(studylib)
     assert module.studylib is studylib
 
 
 def test_the_studies_give_different_things_different_names():
-    sine = _top_level_names(sine_study) | _top_level_names(sine_design)
+    sine = set().union(*map(_top_level_names, SINE))
     assert _top_level_names(ga_vs_maml) & sine == STUDY_INTERFACE
-    assert not _top_level_names(sine_study) & _top_level_names(sine_design)
+    for i, first in enumerate(SINE):  # each name of the sine study is defined in one file
+        for second in SINE[i + 1:]:
+            assert not _top_level_names(first) & _top_level_names(second), (first, second)
 
 
 def test_the_studies_share_the_statistics_and_the_tuning_rule():
