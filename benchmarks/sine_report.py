@@ -343,7 +343,10 @@ def markdown(summary_rows, experiments, budget: Budget, hyper: dict, scored: lis
         "tasks), first minus second: negative means the first method fits better; **bold** "
         "when the interval excludes 0. The full protocol is in `protocol.json`, every run in "
         "`raw.csv`.", "",
-        f"Reproduce: `{command}`", ""]
+        f"Reproduce: `{command}`", "",
+        "How long it took is not in these files, which must come out byte for byte the same on "
+        "a rerun: the study prints each experiment's CPU time and the total on stderr, and the "
+        "README's Benchmarks table records them.", ""]
     for number, e in enumerate(experiments, start=1):
         lines += [f"## {number}. {e.name}: {e.title}", "", protocol_text(e, budget), ""]
         if e.tuning == "sweep":
