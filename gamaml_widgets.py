@@ -1,4 +1,4 @@
-"""The course's interactive widgets: explorers for notebooks 02-04 and the playground of 05.
+"""The course's interactive widgets: explorers for notebooks 02-06 and the playground of 08.
 
 This is the interface, kept apart from the lesson: it imports ``gamaml_helpers`` (the course's
 reference implementation) and never the reverse, so ``import gamaml_helpers`` loads neither
@@ -32,9 +32,10 @@ from gamaml.variants import GA_METHODS
 # Labels come from the course's one table of method variants (gh.METHOD_LABELS).
 _LABEL = gh.METHOD_LABELS
 PLAYGROUND_CHOICES = {
-    **{m: (_LABEL[m], (m,)) for m in ("maml", "ga", "reptile", "ga-reptile")},
+    **{m: (_LABEL[m], (m,)) for m in ("maml", "ga", "reptile", "ga-reptile", "joint")},
     "both": (f"{_LABEL['maml']} + {_LABEL['ga']}", ("maml", "ga")),
     "both-reptile": (f"{_LABEL['reptile']} + {_LABEL['ga-reptile']}", ("reptile", "ga-reptile")),
+    "maml-joint": (f"{_LABEL['maml']} + {_LABEL['joint']}", ("maml", "joint")),
     "all": ("all four", ("maml", "ga", "reptile", "ga-reptile")),
 }
 PLAYGROUND_METHODS = tuple(PLAYGROUND_CHOICES)
@@ -84,13 +85,18 @@ RANGES = {
     "n_features": SliderRange(2, 100),
     "inner_steps": SliderRange(1, 10),
     "minority_frac": SliderRange(0.0, 0.5, 0.05, "float"),
+    # the playground's sine family: its own rates (Adam's), the width of both hidden layers
+    "sine_alpha": SliderRange(0.001, 1.0, 0.05, "log"),
+    "sine_beta": SliderRange(0.0001, 0.1, 0.05, "log"),
+    "hidden": SliderRange(5, 80, 5),
     # notebook 02's explorer: one task; its support points are the first k of a pool of 100
     "lr": RATE_RANGE,
     "steps": SliderRange(1, 300),
     "gd_k_shot": SliderRange(1, 100),
     # notebook 05's explorer: coarser steps, and at least one task in ten stays clean
     "ga_corrupt_frac": SliderRange(0.0, 0.9, 0.1, "float"),
-    # the sine explorer: a new wave, its points and the adaptation steps
+    # the sine explorer: a new wave, its points and the adaptation steps (and the playground's
+    # amplitude range)
     "amplitude": SliderRange(0.1, 5.0, 0.1, "float"),
     "phase": SliderRange(0.0, 6.28, 0.02, "float"),
     "sine_k_shot": SliderRange(1, 50),
@@ -459,48 +465,143 @@ def make_ga_explorer(*, seed: int = 0, meta_iterations: int = 300, n_tasks: int 
     return Explorer(controls, update, name="ga-explorer")
 
 
-# The playground's sliders, in the order shown: name (a key of RANGES) -> description.
+# The playground's sliders: name (a key of RANGES) -> description. The sine family has learning
+# rates of its own: its outer step is Adam's, with rates far below the linear family's.
 PLAYGROUND_SLIDERS = {"alpha": "alpha (inner)", "beta": "beta (outer)",
+                      "sine_alpha": "alpha (inner)", "sine_beta": "beta (Adam)",
                       "n_tasks": "tasks per batch", "k_shot": "shots",
                       "inner_steps": "inner steps", "meta_iterations": "meta-iterations",
-                      "n_features": "features (d)", "spread": "spread",
+                      "n_features": "features (d)", "spread": "spread", "hidden": "hidden width",
                       "corrupt_frac": "corrupted fraction", "minority_frac": "minority fraction"}
+# The task families: name -> tooltip, and the controls only one family uses (hidden
+# while the other is selected); every other control applies to both.
+PLAYGROUND_FAMILIES = {"linear": "one sigmoid unit on the linear family (notebooks 01-05)",
+                       "sine": "a two-layer network on Finn et al.'s sine waves (notebook 06)"}
+FAMILY_CONTROLS = {"linear": ("alpha", "beta", "n_features", "spread", "minority_frac"),
+                   "sine": ("sine_alpha", "sine_beta", "amplitude", "phase", "hidden",
+                            "activation")}
+PHASE_OPTIONS = [("[0, π]", (0.0, math.pi)), ("[0, 2π]", (0.0, 2 * math.pi))]
+PHASE_TOOLTIPS = ["Finn et al. (2017)", "the gradient-agreement paper (Eshratifar et al. 2018)"]
+CORRUPTION_TOOLTIPS = {"linear": ["labels inverted", "labels replaced by coin flips", "boundary "
+                                  "at 90 degrees to the shared one, features 3 times larger"],
+                       "sine": ["y negated", "y replaced by noise of a clean wave's size",
+                                "amplitude 3 times larger"]}
+# Sine waves' held-out MSE varies with the amplitude far more than with the points: 250 waves of
+# 20 points (standard error about 6% of the MSE) score 8 times faster than 500 of 50.
+SINE_EVAL_TASKS, SINE_EVAL_QUERY = 250, 20
+# Presets: value -> (label, the control values they set; None: the starting settings).
+PLAYGROUND_PRESETS = {
+    "sine-finn": ("sine: MAML vs joint (Finn)", {
+        "family": "sine", "method": "maml-joint", "amplitude": (0.1, 5.0),
+        "phase": (0.0, math.pi), "hidden": 40, "activation": "relu", "sine_alpha": 0.01,
+        "sine_beta": 0.01, "n_tasks": 25, "k_shot": 10, "inner_steps": 1,
+        "meta_iterations": 200, "corrupt_frac": 0.0, "first_order": False, "seed": 0}),
+    "start": ("the starting settings", None),
+}
+
+
+def held_out_standard_error(history: gh.History, tasks=None, model=None) -> float:
+    """The standard error over the held-out ``tasks`` (default: the run's own) of the per-task
+    score after adaptation from ``history.theta``: the noise scale of a point of the held-out
+    curve. ``model`` defaults to the run's. NaN if a score is not finite."""
+    c = history.config
+    tasks = gh.make_eval_tasks(c) if tasks is None else tasks
+    model = gh.make_model(c) if model is None else model
+    with np.errstate(all="ignore"):  # a score, not the training: it may overflow
+        scores = gh.adapt_and_evaluate(history.theta, tasks, c.alpha, steps=c.inner_steps,
+                                       model=model).score_after
+        return float(scores.std(ddof=1) / math.sqrt(scores.size))
+
+
+def plot_held_out(ax, runs: dict, errors: dict) -> None:
+    """Each run's held-out score after adaptation (``gh.plot_eval_score``), in a band of
+    +- one standard error over the held-out tasks (``errors[method]``: one value per evaluation
+    point, NaN where unknown); the legend says what the band is."""
+    from matplotlib.patches import Patch
+
+    for method, history in runs.items():
+        color = gh.COLORS[method]
+        gh.plot_eval_score(ax, history, label=gh.METHOD_LABELS[method], color=color)
+        se = np.asarray(errors.get(method, np.full(len(history.eval_score), np.nan)))
+        ok = np.isfinite(history.eval_score) & np.isfinite(se)
+        mean, se = history.eval_score[ok], se[ok]
+        ax.fill_between(history.eval_iterations[ok], mean - se, mean + se, color=color,
+                        alpha=0.25, linewidth=0)
+    band = Patch(color="#999999", alpha=0.4,
+                 label=f"± 1 s.e. ({next(iter(runs.values())).config.eval_tasks} tasks)")
+    ax.legend(handles=[*ax.get_legend_handles_labels()[0], band], loc="best", fontsize=7)
+
+
+def _configs(v: dict, methods) -> list:
+    """One config per method from the playground's control values ``v`` (Playground.configs)."""
+    common = {name: v[name] for name in ("n_tasks", "k_shot", "inner_steps", "first_order",
+                                          "normalization", "corrupt_frac", "corruption", "seed")}
+    sine, n = v["family"] == "sine", v["meta_iterations"]
+    common.update(meta_iterations=n, eval_every=max(1, n // 4),
+                  eval_tasks=SINE_EVAL_TASKS if sine else EVAL_TASKS,
+                  eval_query=SINE_EVAL_QUERY if sine else EVAL_QUERY)
+    if sine:
+        return [gh.SineConfig(method=m, alpha=v["sine_alpha"], beta=v["sine_beta"],
+                              outer="adam", amplitude=tuple(v["amplitude"]),
+                              phase=tuple(v["phase"]), hidden=(v["hidden"],) * 2,
+                              activation=v["activation"], **common) for m in methods]
+    return [gh.LinearConfig(method=m, alpha=v["alpha"], beta=v["beta"],
+                            n_features=v["n_features"], spread=v["spread"],
+                            minority_frac=v["minority_frac"], **common) for m in methods]
+
+
+def _score_text(value: float, se: float) -> str:
+    """A held-out score and its standard error for the status line; never "nan"."""
+    if not math.isfinite(value):
+        return "no finite score (the adaptation overflowed)"
+    return f"{value:.3f}" + (f" ± {se:.3f}" if math.isfinite(se) else "")
 
 
 class Playground(Dashboard):
-    """The dashboard of notebook 08: MAML, GA-MAML, Reptile and GA-Reptile side by side,
-    trained on a button click.
+    """The dashboard of notebook 08: MAML, GA-MAML, Reptile, GA-Reptile and joint training side
+    by side on the linear family or on sine waves. Build it with ``make_playground``.
 
-    Build it with ``make_playground``. Moving a control never trains: only the Train button
-    (or ``train()``) does. While a run trains, the plots are redrawn every ``live_every`` of
-    the run (but at most once per ``min_redraw_seconds``, so short runs are not slowed down)
-    and the status line shows progress and elapsed time.
-
-    The ``method`` control picks what to train (``PLAYGROUND_CHOICES``): one method, a pair
-    ("both": MAML and GA-MAML; "both-reptile": Reptile and GA-Reptile) or "all" four. Every
-    method of one run sees the same tasks (same seed). ``normalization`` applies to the GA
-    methods (greyed out without one), ``first_order`` to MAML and GA-MAML (Reptile is first
-    order by construction; greyed out without them).
+    Moving a control never trains: only the Train button (or ``train()``) does. While a run
+    trains, the plots are redrawn every ``live_every`` of the run (at most once per
+    ``min_redraw_seconds``) and the status line shows progress and elapsed time.
+    ``family`` (``PLAYGROUND_FAMILIES``) picks tasks, model and outer step: one sigmoid unit
+    with the plain step theta - beta * direction (alpha = beta = 1, notebook 03), or sine
+    waves, two hidden layers of ``hidden`` units and Adam (Finn et al.: alpha 0.01, beta 1e-3).
+    Each family has its own alpha and beta sliders, so switching keeps both families' rates;
+    the other family's controls (``FAMILY_CONTROLS``) are hidden. ``method`` picks one method
+    or a pair (``PLAYGROUND_CHOICES``), all with the same seed (the same tasks);
+    ``normalization`` (GA methods) and ``first_order`` (MAML, GA-MAML) are greyed out where
+    they do not apply. ``preset`` (or ``apply_preset``) sets the controls to a preset.
 
     Attributes
     ----------
-    widget, controls, status, plots : see Dashboard; plots are "loss", "weights", "accuracy".
-    train_button : the Train button (``train_button.click()`` trains, as a click does).
+    widget, controls, status, plots : see Dashboard; plots "loss", "weights", "accuracy" (the
+        held-out score, accuracy or MSE, in a band of +- one standard error).
+    preset, train_button : the preset list and the Train button (``.click()`` trains).
     histories : dict method -> gh.History of the last successful run (keys from ``gh.METHODS``).
+    standard_errors : dict method -> (n_eval,) standard error of each held-out point.
     runs : number of successful runs.
     """
 
     def __init__(self, settings: dict, *, live_every: float, min_redraw_seconds: float):
         import ipywidgets as widgets
 
-        s = settings
+        s, amp = settings, RANGES["amplitude"]
         self.live_every, self.min_redraw_seconds = live_every, min_redraw_seconds
         self.controls = {
-            **{name: _slider(description, s[name], RANGES[name])
-               for name, description in PLAYGROUND_SLIDERS.items()},
-            "corruption": _choice("corruption", gh.CORRUPTIONS, s["corruption"]),
+            "family": _choice("task family", list(PLAYGROUND_FAMILIES), s["family"],
+                              tooltips=list(PLAYGROUND_FAMILIES.values())),
             "method": _dropdown("method", [(label, value) for value, (label, _) in
                                            PLAYGROUND_CHOICES.items()], s["method"]),
+            **{name: _slider(description, s[name], RANGES[name])
+               for name, description in PLAYGROUND_SLIDERS.items()},
+            "amplitude": widgets.FloatRangeSlider(  # (low, high), reported on release
+                value=s["amplitude"], min=amp.low, max=amp.high, step=amp.step,
+                description="amplitude range", continuous_update=False, readout_format=".1f",
+                style={"description_width": LABEL_WIDTH}),
+            "phase": _choice("phase range", PHASE_OPTIONS, s["phase"], tooltips=PHASE_TOOLTIPS),
+            "activation": _choice("activation", gh.ACTIVATIONS, s["activation"]),
+            "corruption": _choice("corruption", gh.CORRUPTIONS, s["corruption"]),
             "normalization": _normalization_choice(s["normalization"]),
             "first_order": _choice("order", [("second", False), ("first", True)],
                                    s["first_order"]),
@@ -508,20 +609,28 @@ class Playground(Dashboard):
                                     style={"description_width": LABEL_WIDTH},
                                     layout=widgets.Layout(width="260px")),
         }
+        self.preset = _dropdown("preset", [("choose a preset…", "")] + [
+            (label, value) for value, (label, _) in PLAYGROUND_PRESETS.items()], "")
+        self.preset.add_class("gamaml-preset")
         self.plots = {name: LivePlot(name=name) for name in ("loss", "weights", "accuracy")}
-        self.train_button = widgets.Button(description="Train", button_style="primary",
-                                           icon="play")
+        self.train_button = widgets.Button(description="Train", button_style="primary", icon="play")
         self.train_button.add_class("gamaml-train")
         self.train_button.on_click(lambda _button: self.train())
-        self.histories: dict[str, gh.History] = {}
-        self.runs = 0
-        names = list(self.controls)
-        self._build([widgets.HBox([widgets.VBox([self.controls[n] for n in names[:8]]),
-                                   widgets.VBox([self.controls[n] for n in names[8:]])],
+        self.histories, self.standard_errors, self.runs = {}, {}, 0
+        columns = [("method", "alpha", "beta", "sine_alpha", "sine_beta", "n_tasks", "k_shot",
+                    "inner_steps", "meta_iterations", "seed"),
+                   ("n_features", "spread", "minority_frac", "amplitude", "phase", "hidden",
+                    "activation", "corrupt_frac", "corruption", "normalization", "first_order")]
+        self._build([widgets.HBox([self.controls["family"], self.preset]),
+                     widgets.HBox([widgets.VBox([self.controls[n] for n in names])
+                                   for names in columns],
                                   layout=widgets.Layout(flex_flow="row wrap")),
                      self.train_button], "gamaml-playground")
-        self._last_draw = 0.0
-        self.controls["method"].observe(lambda _change: self._grey_out(), names="value")
+        self._start = dict(settings)
+        self._display = {name: c.layout.display for name, c in self.controls.items()}
+        for name in ("family", "method"):
+            self.controls[name].observe(lambda _change: self._grey_out(), names="value")
+        self.preset.observe(self._on_preset, names="value")
         self._grey_out()
 
     def methods(self) -> tuple[str, ...]:
@@ -529,26 +638,38 @@ class Playground(Dashboard):
         return PLAYGROUND_CHOICES[self.controls["method"].value][1]
 
     def _grey_out(self) -> None:
-        """Disable the controls that do not apply to the selected methods."""
+        """Show the selected family's controls only (and its corruptions' tooltips); disable
+        the controls that do not apply to the selected methods."""
+        family = self.controls["family"].value
+        hidden = {n for f, names in FAMILY_CONTROLS.items() if f != family for n in names}
+        for name, control in self.controls.items():
+            control.layout.display = "none" if name in hidden else self._display[name]
+        self.controls["corruption"].tooltips = CORRUPTION_TOOLTIPS[family]
         methods = self.methods()
         self.controls["normalization"].disabled = not any(m in GA_METHODS for m in methods)
-        self.controls["first_order"].disabled = all(m in gh.REPTILE_METHODS for m in methods)
+        self.controls["first_order"].disabled = all(m in (*gh.REPTILE_METHODS, "joint")
+                                                    for m in methods)
 
-    def configs(self) -> list[gh.LinearConfig]:
-        """One gh.LinearConfig per method to train, from the current control values.
+    def _on_preset(self, change) -> None:
+        if change["new"]:
+            self.apply_preset(change["new"])
+            self.preset.value = ""  # back to "choose a preset…": the same one can be chosen again
 
-        Raises ValueError (from gh.LinearConfig) if a value is invalid, e.g. a negative seed.
+    def apply_preset(self, name: str) -> None:
+        """Set the controls to preset ``name`` of ``PLAYGROUND_PRESETS`` ("start": the settings
+        the dashboard was built with). Nothing trains until Train is pressed."""
+        label, preset = PLAYGROUND_PRESETS[checks.choice("preset", name, tuple(PLAYGROUND_PRESETS))]
+        for control, value in (self._start if preset is None else preset).items():
+            self.controls[control].value = value
+        self.say(f"preset '{label}' set: press Train to train it")
+
+    def configs(self) -> list:
+        """One config per method to train, from the current control values: gh.LinearConfig
+        (plain outer step) or gh.SineConfig (Adam; two hidden layers of ``hidden`` units).
+
+        Raises ValueError (from the config) if a value is invalid, e.g. a negative seed.
         """
-        v = self.values()
-        return [gh.LinearConfig(method=m, alpha=v["alpha"], beta=v["beta"], n_tasks=v["n_tasks"],
-                              k_shot=v["k_shot"], inner_steps=v["inner_steps"],
-                              meta_iterations=v["meta_iterations"], n_features=v["n_features"],
-                              spread=v["spread"], first_order=v["first_order"],
-                              normalization=v["normalization"], corrupt_frac=v["corrupt_frac"],
-                              corruption=v["corruption"], minority_frac=v["minority_frac"],
-                              seed=v["seed"], eval_every=max(1, v["meta_iterations"] // 4),
-                              eval_tasks=EVAL_TASKS, eval_query=EVAL_QUERY)
-                for m in self.methods()]
+        return _configs(self.values(), self.methods())
 
     def train(self) -> None:
         """Train every selected method, live-redrawing; errors go to the status line.
@@ -559,43 +680,51 @@ class Playground(Dashboard):
         """
         self.train_button.disabled = True
         start = self._last_draw = time.perf_counter()
-        runs: dict[str, gh.History] = {}
+        runs, errors = {}, {}  # method -> gh.History, method -> standard errors
         try:
-            for config in self.configs():
-                gh.meta_train(config, self._live_callback(runs, start))
+            configs = self.configs()
+            held_out = gh.make_eval_tasks(configs[0]), gh.make_model(configs[0])  # all share
+            for config in configs:
+                gh.meta_train(config, self._live_callback(runs, errors, held_out, start))
         except ValueError as exc:
             self.say(f"not trained: {exc}", error=True)
         else:
-            self.histories, self.runs = runs, self.runs + 1
-            self.draw_runs(runs)
+            self.histories, self.standard_errors, self.runs = runs, errors, self.runs + 1
+            self.draw_runs(runs, errors)
             self.say(self.summary(time.perf_counter() - start))
         finally:
             self.train_button.disabled = False
 
-    def _live_callback(self, runs: dict, start: float) -> Callable[[int, gh.History], None]:
-        """The ``gh.meta_train`` callback: records the run, reports progress, redraws."""
+    def _live_callback(self, runs: dict, errors: dict, held_out: tuple,
+                       start: float) -> Callable[[int, gh.History], None]:
+        """The ``gh.meta_train`` callback: records the run and the standard error of each
+        held-out point, reports progress, redraws."""
         def callback(iteration: int, history: gh.History) -> None:
-            runs[history.config.method] = history
+            method, points = history.config.method, history.eval_iterations
+            runs[method] = history
+            k = int(np.searchsorted(points, iteration))
+            if k < len(points) and points[k] == iteration:  # a held-out point was just scored
+                errors.setdefault(method, np.full(len(points), np.nan))[k] = \
+                    held_out_standard_error(history, *held_out)
             total = history.config.meta_iterations
             if iteration % max(1, round(self.live_every * total)) or iteration == total:
                 return
             now = time.perf_counter()
-            self.say(f"training {gh.METHOD_LABELS[history.config.method]}: iteration "
-                     f"{iteration}/{total}, {now - start:.1f} s")
+            self.say(f"training {gh.METHOD_LABELS[method]}: iteration {iteration}/{total}, "
+                     f"{now - start:.1f} s")
             if now - self._last_draw >= self.min_redraw_seconds:
-                self.draw_runs(runs)
+                self.draw_runs(runs, errors)
 
         return callback
 
-    def draw_runs(self, runs: dict[str, gh.History]) -> None:
-        """Draw the loss, the weights (of the first GA method, if any) and the held-out
-        accuracy of ``runs``."""
+    def draw_runs(self, runs: dict[str, gh.History], errors: dict | None = None) -> None:
+        """Draw the loss, the weights (of the first GA method, if any) and the held-out score
+        of ``runs``, with ``errors`` (method -> standard error of each held-out point)."""
         meta_iterations = max(h.config.meta_iterations for h in runs.values())
         shown = next((runs[m] for m in runs if m in GA_METHODS), next(iter(runs.values())))
         shown_method = shown.config.method
-        title = gh.METHOD_LABELS[shown_method]
-        if shown_method in GA_METHODS:
-            title += f", {shown.config.normalization}"
+        title = gh.METHOD_LABELS[shown_method] + (f", {shown.config.normalization}"
+                                                  if shown_method in GA_METHODS else "")
 
         def loss(ax):
             for method, history in runs.items():
@@ -605,11 +734,12 @@ class Playground(Dashboard):
         def weights(ax):
             gh.plot_weights(ax, shown)
             ax.set_title(f"Task weights $w_i$ ({title})")
+            if shown_method not in GA_METHODS:  # every weight 1/T: no autoscale to a point
+                ax.set_ylim(0, 2 / shown.config.n_tasks)
             ax.set_xlim(0, meta_iterations)
 
         def held_out(ax):
-            for method, history in runs.items():
-                gh.plot_eval_score(ax, history, label=gh.METHOD_LABELS[method])
+            plot_held_out(ax, runs, errors or {})
             ax.set_xlim(0, meta_iterations)
 
         for name, draw in (("loss", loss), ("weights", weights), ("accuracy", held_out)):
@@ -617,64 +747,80 @@ class Playground(Dashboard):
         self._last_draw = time.perf_counter()
 
     def summary(self, seconds: float) -> str:
-        """One line on the last run: settings, time, held-out accuracy, and the GA methods'
-        mean weights of clean and corrupted tasks (with their normalisation)."""
-        c = next(iter(self.histories.values())).config
-        parts = [f"{gh.METHOD_LABELS[m]} {h.eval_score[-1]:.3f}"
+        """One line on the last run: settings, time, held-out score (+- its standard error),
+        and the GA methods' mean weights of clean and corrupted tasks (with their
+        normalisation). It never shows "nan": a missing group or score is said in words."""
+        first = next(iter(self.histories.values()))
+        c, score = first.config, gh.SCORE_LABELS.get(first.score_name, first.score_name)
+        if isinstance(c, gh.SineConfig):
+            phase = next((label for label, value in PHASE_OPTIONS if value == c.phase), c.phase)
+            head = (f"sine waves, A in [{c.amplitude[0]:.3g}, {c.amplitude[1]:.3g}], phase in "
+                    f"{phase}, T={c.n_tasks}, alpha={c.alpha:.3g}, beta={c.beta:.3g} (Adam), "
+                    f"hidden {c.hidden[0]}-{c.hidden[1]} {c.activation}, inner "
+                    f"steps={c.inner_steps}")
+        else:
+            head = (f"T={c.n_tasks}, alpha={c.alpha:.3g}, beta={c.beta:.3g}, d={c.n_features}, "
+                    f"spread={c.spread:.3g}, inner steps={c.inner_steps}, "
+                    f"minority={c.minority_frac:.3g}")
+        parts = [f"{gh.METHOD_LABELS[m]} "
+                 f"{_score_text(h.eval_score[-1], self.standard_errors.get(m, [math.nan])[-1])}"
                  for m, h in self.histories.items()]
-        text = (f"T={c.n_tasks}, alpha={c.alpha:.3g}, beta={c.beta:.3g}, d={c.n_features}, "
-                f"spread={c.spread:.3g}, inner steps={c.inner_steps}, "
-                f"minority={c.minority_frac:.3g}: done in {seconds:.2f} s · held-out accuracy "
-                f"after adaptation ({c.eval_tasks} tasks): " + ", ".join(parts))
+        text = (f"{head}: done in {seconds:.2f} s · held-out {score} after adaptation "
+                f"({c.eval_tasks} tasks, ± 1 s.e.): " + ", ".join(parts))
         for method, history in self.histories.items():
             if method in GA_METHODS and history.corrupted.any():
                 w = gh.mean_task_weights(history)
+                clean = "no clean tasks" if math.isnan(w["clean"]) else f"clean {w['clean']:.3f}"
                 text += (f" · {gh.METHOD_LABELS[method]} mean weight "
-                         f"({history.config.normalization}): clean {w['clean']:.3f}, "
-                         f"corrupted {w['corrupted']:.3f}")
+                         f"({history.config.normalization}): {clean}, corrupted "
+                         f"{w['corrupted']:.3f}")
         return text
 
 
-def make_playground(*, method: str = "both", alpha: float = 1.0, beta: float = 1.0,
-                    n_tasks: int = 10, k_shot: int = 10, inner_steps: int = 1,
-                    meta_iterations: int = 200, n_features: int = 50, spread: float = 1.0,
-                    corrupt_frac: float = 0.2, minority_frac: float = 0.0,
+def make_playground(*, family: str = "linear", method: str = "both", alpha: float = 1.0,
+                    beta: float = 1.0, n_tasks: int = 10, k_shot: int = 10,
+                    inner_steps: int = 1, meta_iterations: int = 200, n_features: int = 50,
+                    spread: float = 1.0, corrupt_frac: float = 0.2, minority_frac: float = 0.0,
                     corruption: str = "flip", normalization: str = "paper",
-                    first_order: bool = False, seed: int = 0,
-                    train: bool = True, live_every: float = 0.1,
+                    first_order: bool = False, seed: int = 0, sine_alpha: float = 0.01,
+                    sine_beta: float = 1e-3, amplitude: tuple = (0.1, 5.0),
+                    phase: tuple = (0.0, math.pi), hidden: int = 40, activation: str = "relu",
+                    preset: str | None = None, train: bool = True, live_every: float = 0.1,
                     min_redraw_seconds: float = 0.5) -> Playground:
     """Build (and by default train once) the playground of notebook 08; return it undisplayed.
 
-    The keyword arguments are the controls' starting values. Those of the sliders (alpha, beta,
-    n_tasks, k_shot, inner_steps, meta_iterations, n_features, spread, corrupt_frac,
-    minority_frac) must lie in the slider's range, ``RANGES[name]``. ``minority_frac`` is the
-    share of every batch drawn around a second direction 120 degrees away (the minority
-    regime of notebook 05's study); the held-out tasks stay on the majority direction.
-    ``method`` is one of ``PLAYGROUND_METHODS``: "maml", "ga" (GA-MAML), "reptile",
-    "ga-reptile", "both" (MAML and GA-MAML, the default), "both-reptile" (Reptile and
-    GA-Reptile) or "all". ``normalization`` is the GA weights' ("paper", "book" or "cosine").
-    Held-out accuracy is scored on ``EVAL_TASKS`` fixed tasks of ``EVAL_QUERY`` points.
-    ``train=True`` runs the starting settings once so the plots are not empty.
+    The keyword arguments are the controls' starting values (``preset``, a key of
+    ``PLAYGROUND_PRESETS``, replaces those it sets); a slider's (``PLAYGROUND_SLIDERS`` and both
+    ends of ``amplitude``) must lie in its range, ``RANGES[name]``. ``family``: "linear" (rates
+    ``alpha``, ``beta``) or "sine" (rates ``sine_alpha``, ``sine_beta``; ``amplitude`` range
+    (low, high), ``phase`` range (0, pi) or (0, 2 pi)). ``minority_frac`` (linear): the share
+    of every batch drawn around a second direction 120 degrees away (notebook 05); held-out
+    tasks stay on the majority's. ``method``: one of ``PLAYGROUND_METHODS`` ("both", MAML and
+    GA-MAML, by default). Held-out tasks: ``EVAL_TASKS`` of ``EVAL_QUERY`` points (sine:
+    ``SINE_EVAL_TASKS`` of ``SINE_EVAL_QUERY``). ``train=True`` runs the starting settings once;
     ``live_every`` (a fraction of the run) and ``min_redraw_seconds`` pace the live redraws.
     """
-    checks.choice("method", method, PLAYGROUND_METHODS)
-    starts = {"alpha": alpha, "beta": beta, "n_tasks": n_tasks, "k_shot": k_shot,
-              "inner_steps": inner_steps, "meta_iterations": meta_iterations,
-              "n_features": n_features, "spread": spread, "corrupt_frac": corrupt_frac,
-              "minority_frac": minority_frac}
+    s = {name: value for name, value in locals().items()  # the controls' starting values
+         if name not in ("preset", "train", "live_every", "min_redraw_seconds")}
+    if preset is not None:
+        s.update(PLAYGROUND_PRESETS[checks.choice("preset", preset, tuple(PLAYGROUND_PRESETS))][1]
+                 or {})
+    checks.choice("family", s["family"], tuple(PLAYGROUND_FAMILIES))
+    checks.choice("method", s["method"], PLAYGROUND_METHODS)
     for name in PLAYGROUND_SLIDERS:
-        _in_range(name, starts[name])
-    gh.LinearConfig(method="ga", corruption=corruption, normalization=normalization,
-                  first_order=first_order, seed=seed,
-                  **starts)  # validates the rest, naming the argument
+        _in_range(name, s[name])
+    s["amplitude"] = tuple(_in_range("amplitude", end)
+                           for end in checks.value_range("amplitude", s["amplitude"]))
+    if not any(s["phase"] == value for _, value in PHASE_OPTIONS):
+        raise ValueError(f"phase must be (0, pi) or (0, 2 pi), got {s['phase']!r}")
+    for f in PLAYGROUND_FAMILIES:  # the configs validate the rest, naming the argument
+        _configs({**s, "family": f}, ("ga",))
     if not (isinstance(live_every, (int, float)) and 0 < live_every <= 1):
         raise ValueError(f"live_every must be a fraction in (0, 1], got {live_every!r}")
     if not (isinstance(min_redraw_seconds, (int, float)) and min_redraw_seconds >= 0):
         raise ValueError(f"min_redraw_seconds must be a number >= 0, got {min_redraw_seconds!r}")
-    settings = {"method": method, **starts, "corruption": corruption,
-                "normalization": normalization, "first_order": bool(first_order), "seed": seed}
-    playground = Playground(settings, live_every=live_every,
-                            min_redraw_seconds=min_redraw_seconds)
+    s["first_order"] = bool(s["first_order"])
+    playground = Playground(s, live_every=live_every, min_redraw_seconds=min_redraw_seconds)
     if train:
         playground.train()
     else:
@@ -741,10 +887,10 @@ def make_sine_explorer(thetas: dict, model, *, alpha: float = 0.01, seed: int = 
                 ax_err.plot(curves[name], color=color, marker="o", markersize=3,
                             label=gh.METHOD_LABELS.get(name, name))
             ax_fit.set(title=f"After {steps} step(s), learning rate {alpha:g}", xlabel="x",
-                       ylabel="y")
+                       ylabel="y", ylim=(-1.3 * max(amplitude, 1), 2.2 * max(amplitude, 1)))
             ax_err.set(title="Error on the whole wave", xlabel="gradient steps",
                        ylabel="mean squared error", yscale="log")
-            ax_fit.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+            ax_fit.legend(loc="upper center", ncols=3, fontsize=7)  # above the wave, in the axes
 
         plot.render(draw)
         summary = ", ".join(f"{gh.METHOD_LABELS.get(n, n)} {curves[n][-1]:.3f}" for n in shown)

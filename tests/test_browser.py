@@ -1,10 +1,13 @@
 """The playground in a real browser: JupyterLab on 127.0.0.1, headless Chromium via Playwright.
 
 The test serves a temporary copy of notebooks/ (the repository's files are not touched), runs
-every cell of 08_playground.ipynb, types new values into six controls (among them the task
-family's features, spread and minority share, and the inner steps), picks a method and a
-normalisation, clicks Train and checks that the loss and weights plots are redrawn without any
-error output. It prints the time from the click to the first and to the final new plot.
+every cell of 08_playground.ipynb, and drives the notebook's first playground: it types new
+values into six controls (among them the task family's features, spread and minority share,
+and the inner steps), picks a method and a normalisation, clicks Train and checks that the loss
+and weights plots are redrawn without any error output. Then it chooses the preset "sine: MAML
+vs joint (Finn)", checks that the sine family's controls replace the linear family's, clicks
+Train again and checks the new plots and the status line of the sine run (MAML's held-out MSE
+below joint training's). It prints the time from each click to the new plots.
 
 Without /usr/bin/chromium or Playwright the test is skipped, except under CI (CI=true), where
 a missing browser is a failure.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -159,97 +163,149 @@ def assert_no_errors(page) -> None:
         assert marker not in text, f"the page shows {marker!r}"
 
 
-def type_into_readout(page, control: str, value: str) -> None:
-    """Edit a slider's readout as a user does: click, select all, type, Enter."""
-    readout = page.locator(f".gamaml-{control} .widget-readout")
+def type_into_readout(page, root, control: str, value: str) -> None:
+    """Edit a slider's readout (inside ``root``) as a user does: click, select all, type, Enter."""
+    readout = root.locator(f".gamaml-{control} .widget-readout")
     readout.click()
     page.keyboard.press("Control+A")
     page.keyboard.type(value)
     page.keyboard.press("Enter")
 
 
+def budget(seconds: float):
+    """A function giving what is left of ``seconds`` from now, in ms (fails when none is)."""
+    end = time.monotonic() + seconds
+
+    def left_ms() -> float:
+        left = end - time.monotonic()
+        if left <= 0:
+            pytest.fail(f"the browser part took more than {seconds} s")
+        return left * 1000
+
+    return left_ms
+
+
+def launch(playwright, left_ms):
+    """Headless Chromium and a page of 1400 x 1000 pixels."""
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                         timeout=left_ms())
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(ACTION_MS)
+    return browser, page
+
+
+def run_all_cells(page, url: str, left_ms) -> None:
+    """Open the notebook at ``url``, wait for an idle kernel, run every cell and wait for all."""
+    page.goto(url, timeout=left_ms())
+    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=left_ms())
+    # the status bar reads "Python 3 (ipykernel) | Idle" once the kernel is up
+    page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(timeout=left_ms())
+    page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
+    page.click("li.lm-Menu-item:has-text('Run All Cells')")
+    page.wait_for_function(EXECUTION_FINISHED, timeout=left_ms())
+
+
 def test_playground_trains_and_redraws_in_the_browser(jupyterlab: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     started = time.monotonic()
-    end = started + BROWSER_S
-
-    def left_ms() -> float:
-        """What is left of the browser budget, for the next wait."""
-        left = end - time.monotonic()
-        if left <= 0:
-            pytest.fail(f"the browser part took more than {BROWSER_S} s")
-        return left * 1000
-
+    left_ms = budget(BROWSER_S)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                             timeout=left_ms())
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(ACTION_MS)
+        browser, page = launch(playwright, left_ms)
         try:
-            page.goto(jupyterlab, timeout=left_ms())
-            page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=left_ms())
-            # the status bar reads "Python 3 (ipykernel) | Idle" once the kernel is up
-            page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for(
-                timeout=left_ms())
-
-            page.click("div.lm-MenuBar-itemLabel:text-is('Run')")
-            page.click("li.lm-Menu-item:has-text('Run All Cells')")
-            page.wait_for_function(EXECUTION_FINISHED, timeout=left_ms())
+            run_all_cells(page, jupyterlab, left_ms)
             page.wait_for_selector(".gamaml-playground .gamaml-plot-loss[src^='blob:']",
                                    state="attached", timeout=left_ms())
             assert_no_errors(page)
 
-            playground = page.locator(".gamaml-playground")
+            # the notebook shows two playgrounds (linear, then the sine preset): drive the first
+            playground = page.locator(".gamaml-playground").first
             playground.scroll_into_view_if_needed()
-            status = page.locator(".gamaml-status")
+            status = playground.locator(".gamaml-status")
             old_status = status.inner_text()
-            old_src = {name: page.get_attribute(f".gamaml-plot-{name}", "src")
-                       for name in ("loss", "weights")}
 
-            type_into_readout(page, "alpha", "0.3")
-            type_into_readout(page, "n-tasks", "20")
+            def plot_src(name: str) -> str:
+                return playground.locator(f".gamaml-plot-{name}").get_attribute("src")
+
+            old_src = {name: plot_src(name) for name in ("loss", "weights")}
+
+            type_into_readout(page, playground, "alpha", "0.3")
+            type_into_readout(page, playground, "n-tasks", "20")
             # the family and the inner loop (issue 11): features, spread, steps, minority
-            type_into_readout(page, "n-features", "20")
-            type_into_readout(page, "spread", "2.0")
-            type_into_readout(page, "inner-steps", "2")
-            type_into_readout(page, "minority-frac", "0.2")
+            type_into_readout(page, playground, "n-features", "20")
+            type_into_readout(page, playground, "spread", "2.0")
+            type_into_readout(page, playground, "inner-steps", "2")
+            type_into_readout(page, playground, "minority-frac", "0.2")
             # MAML and GA-MAML, as at the start (the method control is a drop-down list)
-            page.select_option(".gamaml-method select", "MAML + GA-MAML")
-            page.click(".gamaml-normalization button:text-is('book')")
+            playground.locator(".gamaml-method select").select_option("MAML + GA-MAML")
+            playground.locator(".gamaml-normalization button:text-is('book')").click()
             page.wait_for_function(
-                "() => document.querySelector('.gamaml-n-tasks .widget-readout')"
-                ".textContent.trim() === '20'", timeout=left_ms())
-            assert page.locator(".gamaml-alpha .widget-readout").inner_text().strip() == "0.300"
+                "() => document.querySelector('.gamaml-playground .gamaml-n-tasks "
+                ".widget-readout').textContent.trim() === '20'", timeout=left_ms())
+            assert playground.locator(".gamaml-alpha .widget-readout").inner_text().strip() \
+                == "0.300"
             page.wait_for_timeout(300)  # moving controls must not train: nothing changes
             assert status.inner_text() == old_status
-            assert page.get_attribute(".gamaml-plot-loss", "src") == old_src["loss"]
+            assert plot_src("loss") == old_src["loss"]
 
-            clicked = time.monotonic()
-            page.click(".gamaml-train")
-            page.wait_for_function(
-                "old => document.querySelector('.gamaml-plot-loss').src !== old",
-                arg=old_src["loss"], timeout=left_ms())
-            first_plot = time.monotonic() - clicked
-            page.wait_for_function(
-                """([old, oldStatus]) => {
-                    const text = document.querySelector('.gamaml-status').textContent;
-                    return text.includes('done in') && text !== oldStatus
-                        && document.querySelector('.gamaml-plot-weights').src !== old;
-                }""", arg=[old_src["weights"], old_status], timeout=left_ms())
-            final_plot = time.monotonic() - clicked
+            def train_and_wait(old_src: dict, old_status: str) -> tuple[float, float, str]:
+                """Click Train; wait for a new loss plot, then for every plot of ``old_src``
+                and the final status line. -> (s to the first plot, s to the last, status)."""
+                clicked = time.monotonic()
+                playground.locator(".gamaml-train").click()
+                page.wait_for_function(
+                    "old => document.querySelector('.gamaml-playground .gamaml-plot-loss')"
+                    ".src !== old", arg=old_src["loss"], timeout=left_ms())
+                first_plot = time.monotonic() - clicked
+                page.wait_for_function(
+                    """([old, oldStatus]) => {
+                        const pg = document.querySelector('.gamaml-playground');
+                        const text = pg.querySelector('.gamaml-status').textContent;
+                        return text.includes('done in') && text !== oldStatus
+                            && Object.entries(old).every(
+                                ([name, src]) => pg.querySelector('.gamaml-plot-' + name)
+                                    .src !== src);
+                    }""", arg=[old_src, old_status], timeout=left_ms())
+                for name, src in old_src.items():
+                    assert plot_src(name) != src, name
+                return first_plot, time.monotonic() - clicked, status.inner_text()
 
-            for name, src in old_src.items():
-                assert page.get_attribute(f".gamaml-plot-{name}", "src") != src, name
-            summary = status.inner_text()
+            first_plot, final_plot, summary = train_and_wait(old_src, old_status)
             assert "⚠" not in summary
             assert "T=20, alpha=0.3," in summary, summary  # the typed values reached the kernel
             assert "d=20, spread=2, inner steps=2, minority=0.2:" in summary, summary
             assert "MAML" in summary and "GA-MAML" in summary, summary
             assert "GA-MAML mean weight (book)" in summary, summary  # the clicked normalisation
             assert_no_errors(page)
-            print(f"\nbrowser: click -> first new plot {first_plot:.2f} s, click -> final plots "
-                  f"{final_plot:.2f} s; kernel status: {summary!r}; whole test "
+            print(f"\nbrowser, linear: click -> first new plot {first_plot:.2f} s, click -> final "
+                  f"plots {final_plot:.2f} s; kernel status: {summary!r}")
+
+            # the sine family, through the preset: MAML against joint training on sine waves
+            old_src = {name: plot_src(name) for name in ("loss", "weights", "accuracy")}
+            playground.locator(".gamaml-preset select").select_option(
+                "sine: MAML vs joint (Finn)")
+            status.filter(has_text="preset 'sine: MAML vs joint (Finn)' set").wait_for(
+                timeout=left_ms())
+            playground.locator(".gamaml-amplitude").wait_for(state="visible", timeout=left_ms())
+            for linear_only in ("n-features", "spread", "minority-frac", "alpha"):
+                assert playground.locator(f".gamaml-{linear_only}").is_hidden(), linear_only
+            for sine_only in ("phase", "hidden", "activation", "sine-alpha", "sine-beta"):
+                assert playground.locator(f".gamaml-{sine_only}").is_visible(), sine_only
+            family = playground.locator(".gamaml-family button.mod-active").inner_text()
+            assert family.strip() == "sine", family
+            assert plot_src("loss") == old_src["loss"]  # choosing a preset does not train
+
+            first_plot, final_plot, summary = train_and_wait(old_src, status.inner_text())
+            assert "⚠" not in summary and "nan" not in summary.lower(), summary
+            assert summary.startswith("sine waves, A in [0.1, 5], phase in [0, π], T=25, "
+                                      "alpha=0.01, beta=0.01 (Adam), hidden 40-40 relu"), summary
+            scores = re.search(r"held-out MSE after adaptation \(250 tasks, ± 1 s\.e\.\): MAML "
+                               r"(\d+\.\d+) ± \d+\.\d+, joint (\d+\.\d+) ± ", summary)
+            assert scores, summary
+            assert float(scores[1]) < float(scores[2]), summary  # MAML ahead of joint
+            assert_no_errors(page)
+            print(f"browser, sine preset: click -> first new plot {first_plot:.2f} s, click -> "
+                  f"final plots {final_plot:.2f} s; kernel status: {summary!r}; whole test "
                   f"{time.monotonic() - started:.1f} s after the server was up")
         except Exception:
             shot = tmp_path / "failure.png"
@@ -259,5 +315,37 @@ def test_playground_trains_and_redraws_in_the_browser(jupyterlab: str, tmp_path:
             except Exception as exc:  # the original failure matters more than the screenshot
                 print(f"\nbrowser test failed; no screenshot either ({exc})")
             raise
+        finally:
+            browser.close()
+
+
+def test_sine_explorer_legend_in_the_browser(jupyterlab: str, tmp_path: Path) -> None:
+    """Notebook 06's sine explorer, rendered by JupyterLab in Chromium: after a new amplitude
+    the figure is redrawn, and a screenshot of it is kept (tmp_path, and GAMAML_SCREENSHOTS if
+    set) for a person to look at; tests/test_widgets.py checks the legend's box numerically."""
+    from playwright.sync_api import sync_playwright
+
+    left_ms = budget(BROWSER_S)
+    with sync_playwright() as playwright:
+        browser, page = launch(playwright, left_ms)
+        try:
+            run_all_cells(page, jupyterlab.replace(NOTEBOOK, "notebooks/06_sine_waves.ipynb"),
+                          left_ms)
+            image = page.locator(".gamaml-sine-explorer .gamaml-plot-sine-explorer")
+            image.wait_for(state="attached", timeout=left_ms())
+            assert_no_errors(page)
+            explorer = page.locator(".gamaml-sine-explorer")
+            explorer.scroll_into_view_if_needed()
+            old = image.get_attribute("src")
+            type_into_readout(page, explorer, "amplitude", "4.5")
+            page.wait_for_function(
+                "old => document.querySelector('.gamaml-sine-explorer "
+                ".gamaml-plot-sine-explorer').src !== old", arg=old, timeout=left_ms())
+            assert "MSE on the whole wave" in explorer.locator(".gamaml-status").inner_text()
+            shot = tmp_path / "sine_explorer.png"
+            image.screenshot(path=str(shot))
+            assert shot.stat().st_size > 10_000
+            if os.environ.get("GAMAML_SCREENSHOTS"):
+                shutil.copy(shot, Path(os.environ["GAMAML_SCREENSHOTS"]) / shot.name)
         finally:
             browser.close()
