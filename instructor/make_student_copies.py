@@ -1,7 +1,14 @@
-"""Write student copies of the course notebooks: the same lessons without reference solutions.
+"""Write the student kit: the course notebooks without reference solutions, and what they need.
 
-    .venv/bin/python instructor/make_student_copies.py student/            # every notebook
+    .venv/bin/python instructor/make_student_copies.py student/            # the kit
     .venv/bin/python instructor/make_student_copies.py student/ --keep-outputs
+
+The kit is a folder a student can use on a fresh laptop without the repository: the copies,
+the modules they import (``gamaml_helpers.py``, ``gamaml/``, ``gamaml_widgets.py``), the
+committed results they read (``benchmarks/results/``), a ``requirements.txt`` without the
+test tools (the course's ``requirements-student.txt``) and a ``README.md`` with the one install
+command. The notebooks sit beside the modules, so the kernel imports them from its working
+folder; links to the results are rewritten to match.
 
 Every cell of a notebook's "Solutions" section carries the tag ``solution`` (the reference
 solutions, the cells that check them and the notes on them; ``tests/test_project.py`` enforces
@@ -24,6 +31,21 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_TAG = "solution"
+# What the copies import and read, copied into the kit beside them (paths from ROOT).
+KIT_FILES = ("gamaml_helpers.py", "gamaml_widgets.py")
+KIT_FOLDERS = ("gamaml", "benchmarks/results")
+KIT_README = """# Gradient-Agreement MAML: the student kit
+
+The course's notebooks, 01 to 09, without the reference solutions, and what they need to run.
+You need Python 3.10 or newer. In this folder, one command installs everything and opens the
+course:
+
+    python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && .venv/bin/jupyter lab
+
+(On Windows: `.venv\\Scripts\\pip` and `.venv\\Scripts\\jupyter`.) Start with
+`01_sampling_tasks.ipynb`. Each exercise ends with a checker that answers "not yet" until your
+code is right; your instructor has the reference solutions.
+"""
 NOTE = (
     "## Solutions\n\n"
     "This is the student copy of the notebook: the reference solutions are not in it. Your "
@@ -66,7 +88,7 @@ def student_copy(notebook: nbformat.NotebookNode, *,
 
 def main(argv: list[str] | None = None) -> list[Path]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out", type=Path, help="folder for the copies (created if needed)")
+    parser.add_argument("out", type=Path, help="folder for the kit (created if needed)")
     parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks",
                         help="folder of the course's notebooks (default: notebooks/)")
     parser.add_argument("--keep-outputs", action="store_true",
@@ -75,19 +97,38 @@ def main(argv: list[str] | None = None) -> list[Path]:
     sources = sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))
     if not sources:
         parser.error(f"no notebooks in {args.notebooks}")
-    if args.out.resolve() == args.notebooks.resolve():
-        parser.error("the output folder must not be the course's notebooks folder")
+    if args.out.resolve() in (args.notebooks.resolve(), ROOT.resolve()):
+        parser.error("the output folder must not be the course's notebooks folder or its root")
     nbformat = load_nbformat()
     args.out.mkdir(parents=True, exist_ok=True)
     written = []
     for source in sources:
         notebook = nbformat.read(source, as_version=4)
         target = args.out / source.name
-        nbformat.write(student_copy(notebook, keep_outputs=args.keep_outputs), target)
+        copy = student_copy(notebook, keep_outputs=args.keep_outputs)
+        for cell in copy.cells:  # the results sit beside the copies, not one folder up
+            if cell.cell_type == "markdown":
+                cell.source = cell.source.replace("](../benchmarks/", "](benchmarks/")
+        nbformat.write(copy, target)
         removed = sum(map(is_solution, notebook.cells))
         print(f"{target}: {removed} solution cells removed", file=sys.stderr)
         written.append(target)
+    write_kit_files(args.out)
     return written
+
+
+def write_kit_files(out: Path) -> None:
+    """Copy what the notebooks import and read into the kit, with its requirements and README."""
+    import shutil
+
+    for name in KIT_FILES:
+        shutil.copy2(ROOT / name, out / name)
+    for folder in KIT_FOLDERS:
+        shutil.copytree(ROOT / folder, out / folder, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copy2(ROOT / "requirements-student.txt", out / "requirements.txt")
+    (out / "README.md").write_text(KIT_README, encoding="utf-8")
+    print(f"{out}: the kit (modules, results, requirements.txt, README.md)", file=sys.stderr)
 
 
 if __name__ == "__main__":

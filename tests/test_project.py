@@ -111,6 +111,16 @@ def test_requirements_and_environment_agree() -> None:
     assert "pip" in conda_all, "environment.yml should list pip (for its pip: section)"
 
 
+def test_the_student_requirements_are_the_course_s_without_the_tools() -> None:
+    """requirements-student.txt (the student kit's install) lists course packages only, each
+    with the same bound as requirements.txt."""
+    course = parse_requirements((ROOT / "requirements.txt").read_text())
+    student = parse_requirements((ROOT / "requirements-student.txt").read_text())
+    assert student and all(course.get(name) == bound for name, bound in student.items()), (
+        f"requirements-student.txt {student} should repeat requirements.txt's bounds")
+    assert not {"pytest", "nbval", "ruff", "playwright", "hypothesis"} & set(student)
+
+
 def test_numpy_2_is_required() -> None:
     bound = parse_requirements((ROOT / "requirements.txt").read_text()).get("numpy", "")
     match = re.fullmatch(r">=(\d+)(\.\d+)*", bound)
