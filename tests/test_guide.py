@@ -1,0 +1,79 @@
+"""The instructor's guide against the notebooks it describes: every section it cites exists,
+and every demo it places in a section is that section's (an explorer or the playground is a
+"Try it" section; a finite-difference check is the section that checks against finite
+differences)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GUIDE = (ROOT / "instructor" / "guide.md").read_text(encoding="utf-8")
+NOTEBOOKS = {p.name[:2]: p for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+REF = re.compile(r"\bsections? (\d+)(?:\s*(?:-|to|and|,)\s*(\d+))*", re.IGNORECASE)
+
+
+def practice_sections(number: str) -> dict[int, str]:
+    """Section number -> heading of the practice sections ("### N. ...") of notebook NN."""
+    cells = json.loads(NOTEBOOKS[number].read_text(encoding="utf-8"))["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return {int(n): title for n, title in re.findall(r"^### (\d+)\. (.*)$", text, re.M)}
+
+
+def _numbers(text: str) -> list[int]:
+    """The section numbers of "section 4", "sections 1-3", "sections 6, 7 and 9"."""
+    out = []
+    for a, b in re.findall(r"(\d+)(?:\s*-\s*(\d+))?", text):
+        out += list(range(int(a), int(b or a) + 1))
+    return out
+
+
+def guide_references() -> list[tuple[str, list[int], str]]:
+    """(notebook, sections, the guide's line) for every citation of sections: in a notebook's
+    own block ("### NN · ..."), and in the plans' rows ("NN section(s) ...")."""
+    refs, current = [], None
+    for line in GUIDE.splitlines():
+        block = re.match(r"### (\d\d) · ", line)
+        if block:
+            current = block.group(1)
+            continue
+        if line.startswith("## "):
+            current = None
+        if current is None and line.startswith("| "):  # a plan's row: "NN ... section(s) ..."
+            owner = None
+            for token in re.finditer(r"\b(0\d)\b(?! min)|\bsections? \d+(?:\s*(?:-|,|and)"
+                                     r"\s*\d+\b(?!\s*(?:·|sections?\b)))*", line,
+                                     re.IGNORECASE):
+                if token.group(1):
+                    owner = token.group(1)
+                elif owner:
+                    refs.append((owner, _numbers(token.group(0)), line))
+        elif current:
+            refs += [(current, _numbers(m.group(0)), line)
+                     for m in re.finditer(r"\bsections? \d+(?:\s*(?:-|,|and)\s*\d+)*", line,
+                                          re.IGNORECASE)]
+    return refs
+
+
+def test_every_section_the_guide_cites_exists():
+    refs = guide_references()
+    assert len(refs) > 20
+    missing = [(nb, n, line.strip()[:80]) for nb, ns, line in refs for n in ns
+               if n not in practice_sections(nb)]
+    assert missing == []
+
+
+def test_demos_sit_in_the_sections_the_guide_names():
+    """A line that cites sections of a notebook for one of its widgets cites its "Try it"
+    section; a line that cites them for the finite-difference check cites that section."""
+    cited: dict[tuple[str, str], set[int]] = {}
+    for nb, ns, line in guide_references():
+        cited.setdefault((nb, line), set()).update(ns)
+    for (nb, line), ns in cited.items():
+        titles = [practice_sections(nb)[n] for n in sorted(ns)]
+        if re.search(r"explorer \(section|\d\d[^|]*explorer(?! of)", line) and nb != "08":
+            assert any(t.startswith("Try it") for t in titles), (nb, ns, line)
+        if "finite-difference check" in line:
+            assert any("finite differences" in t for t in titles), (nb, ns, line)
