@@ -6,9 +6,9 @@
 The kit is a folder a student can use on a fresh laptop without the repository: the copies,
 the modules they import (``gamaml_helpers.py``, ``gamaml/``, ``gamaml_widgets.py``), the
 committed results they read (``benchmarks/results/``), a ``requirements.txt`` without the
-test tools (the course's ``requirements-student.txt``) and a ``README.md`` with the one install
-command. The notebooks sit beside the modules, so the kernel imports them from its working
-folder; links to the results are rewritten to match.
+test tools (the course's ``requirements-student.txt``), ``preclass_check.py`` and a
+``README.md`` with the one install command. The notebooks sit beside the modules, so the
+kernel imports them from its working folder; links to the results are rewritten to match.
 
 Every cell of a notebook's "Solutions" section carries the tag ``solution`` (the reference
 solutions, the cells that check them and the notes on them; ``tests/test_project.py`` enforces
@@ -43,7 +43,8 @@ course:
     python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && .venv/bin/jupyter lab
 
 (On Windows: `.venv\\Scripts\\pip` and `.venv\\Scripts\\jupyter`.) Start with
-`01_sampling_tasks.ipynb`. Each exercise ends with a checker that answers "not yet" until your
+`01_sampling_tasks.ipynb`. To check the install first: `.venv/bin/python preclass_check.py`
+(it ends with "ready"). Each exercise ends with a checker that answers "not yet" until your
 code is right; your instructor has the reference solutions.
 """
 NOTE = (
@@ -127,6 +128,7 @@ def write_kit_files(out: Path) -> None:
         shutil.copytree(ROOT / folder, out / folder, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     shutil.copy2(ROOT / "requirements-student.txt", out / "requirements.txt")
+    shutil.copy2(ROOT / "instructor" / "preclass_check.py", out / "preclass_check.py")
     (out / "README.md").write_text(KIT_README, encoding="utf-8")
     print(f"{out}: the kit (modules, results, requirements.txt, README.md)", file=sys.stderr)
 

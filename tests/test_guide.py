@@ -73,7 +73,39 @@ def test_demos_sit_in_the_sections_the_guide_names():
         cited.setdefault((nb, line), set()).update(ns)
     for (nb, line), ns in cited.items():
         titles = [practice_sections(nb)[n] for n in sorted(ns)]
-        if re.search(r"explorer \(section|\d\d[^|]*explorer(?! of)", line) and nb != "08":
+        plan_row = re.match(r"\| \d+-\d+ \|", line) and not re.search(r"explorer of \d\d", line)
+        if (re.search(r"explorer \(section", line) or plan_row and "explorer" in line) \
+                and nb != "08":
             assert any(t.startswith("Try it") for t in titles), (nb, ns, line)
         if "finite-difference check" in line:
             assert any("finite differences" in t for t in titles), (nb, ns, line)
+
+
+def in_class_minutes() -> dict[str, int]:
+    """Notebook -> its in-class minutes, from the guide's table of the notebooks."""
+    return {nb: int(minutes) for nb, minutes in
+            re.findall(r"^\| (\d\d) · [^|]+\| (\d+) min \|", GUIDE, re.M)}
+
+
+def test_the_plans_fit_the_guide_s_own_times():
+    times = in_class_minutes()
+    assert len(times) == len(NOTEBOOKS)
+    plan = GUIDE[GUIDE.index("## A 90-minute session"):GUIDE.index("## Four sessions")]
+    for table in re.split(r"\n\*\*", plan)[1:]:
+        slots = [(int(a), int(b), rest) for a, b, rest in
+                 re.findall(r"^\| (\d+)-(\d+) \| (.*) \|$", table, re.M)]
+        assert slots[0][0] == 0 and slots[-1][1] == 90
+        assert all(prev[1] == nxt[0] for prev, nxt in zip(slots, slots[1:], strict=False))
+        for start, end, what in slots:
+            claimed = re.match(r"(\d\d) \((\d+) min\)", what)
+            if claimed:  # a whole notebook: its slot is its in-class time
+                assert end - start == int(claimed.group(2)) == times[claimed.group(1)], what
+        assert any("exercise" in what for *_, what in slots), "no exercise time"
+    sessions = GUIDE[GUIDE.index("## Four sessions"):]
+    rows = re.findall(r"^\| \d: [^|]+\| ([^|]+)\| ([^|]+)\|", sessions, re.M)
+    assert len(rows) == 4
+    for notebooks, exercises in rows:
+        taught = re.findall(r"(\d\d) \((\d+)\)", notebooks)
+        assert all(int(m) == times[nb] for nb, m in taught), notebooks
+        total = sum(int(m) for _, m in taught) + int(re.search(r"\((\d+)\)", exercises)[1])
+        assert total <= 85, (notebooks, exercises, total)  # five minutes for the questions

@@ -31,6 +31,10 @@ def test_the_kit_installs_and_runs_in_a_fresh_venv(tmp_path: Path) -> None:
                             "import gamaml_helpers; print(gamaml_helpers.__file__)"],
                            cwd=kit, env=env, capture_output=True, text=True, check=True)
     assert Path(where.stdout.strip()).resolve().parent == kit.resolve()  # not the repository
+    ready = subprocess.run([str(venv / "bin" / "python"), "preclass_check.py"], cwd=kit,
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert ready.returncode == 0 and ready.stdout.strip().endswith(
+        "start with 01_sampling_tasks.ipynb"), ready.stdout + ready.stderr
     copies = sorted(p.name for p in kit.glob("[0-9][0-9]_*.ipynb"))
     assert len(copies) == len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
     run = subprocess.run([str(venv / "bin" / "jupyter"), "nbconvert", "--to", "notebook",
