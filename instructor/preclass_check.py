@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import inspect
 import math
 import re
 import sys
@@ -68,7 +69,8 @@ def check() -> list[str]:
     except Exception as exc:
         report(False, "the course's modules import", f"run from the course's folder ({exc})")
         return problems
-    report(True, f"the course's modules import (from {Path(gh.__file__).parent})")
+    home = Path(inspect.getfile(gh)).resolve().parent
+    report(True, f"the course's modules import (from {home})")
     start = time.perf_counter()
     for config in (gh.LinearConfig(meta_iterations=20, eval_every=20, eval_tasks=20, seed=0),
                    gh.SineConfig(meta_iterations=10, eval_every=10, eval_tasks=5, n_tasks=5,
@@ -79,7 +81,7 @@ def check() -> list[str]:
         report(finite, f"a short {type(config).__name__} run gives finite numbers",
                "reinstall numpy")
     print(f"  (both runs took {time.perf_counter() - start:.1f} s)")
-    results = Path(gh.__file__).resolve().parent / "benchmarks" / "results"
+    results = home / "benchmarks" / "results"
     needed = ["summary.csv", "tuning.csv", "ga_vs_maml.png", "sine/summary.csv",
               "sine/protocol.json", "sine/params/finn/maml_seed0.npz"]
     absent = [name for name in needed if not (results / name).exists()]
