@@ -501,9 +501,10 @@ PLAYGROUND_PRESETS = {
 
 
 def held_out_standard_error(history: gh.History, tasks=None, model=None) -> float:
-    """The standard error over the held-out ``tasks`` (default: the run's own) of the per-task
-    score after adaptation from ``history.theta``: the noise scale of a point of the held-out
-    curve. ``model`` defaults to the run's. NaN if a score is not finite."""
+    """The standard error over the held-out ``tasks`` (default: the run's own; ``model``: the
+    run's) of the per-task score after adaptation: a held-out point's noise. NaN if not finite."""
+    if not isinstance(history, gh.History):
+        raise ValueError(f"history must be a gh.History, got {type(history).__name__}")
     c = history.config
     tasks = gh.make_eval_tasks(c) if tasks is None else tasks
     model = gh.make_model(c) if model is None else model

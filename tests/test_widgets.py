@@ -925,3 +925,8 @@ def test_playground_legends_are_clear_of_every_axis(preset):
     playground = gw.make_playground(**({"preset": preset} if preset else {}))
     for name, plot in playground.plots.items():
         assert _legend_is_clear(plot.figure) == [], name
+
+
+def test_held_out_standard_error_names_a_bad_history():
+    with pytest.raises(ValueError, match="history"):
+        gw.held_out_standard_error({"theta": np.zeros(3)})
