@@ -5,19 +5,38 @@ Not part of the lesson: the notebooks' exercise cells call these through ``gh``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["check_exercise", "compare_answer"]
+__all__ = ["Verdict", "check_exercise", "compare_answer", "forbidding"]
 
 
-def check_exercise(test: Callable[[], str | None]) -> bool:
+class Verdict:
+    """A checker's result: true when the answer is right. It shows nothing when it is the last
+    value of a notebook cell (the checker has already printed its line), so a scaffold's call
+    prints one clear line and no ``True``/``False``; ``assert`` it in a solution."""
+
+    def __init__(self, ok: bool):
+        self.ok = bool(ok)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __repr__(self) -> str:
+        return f"Verdict({self.ok})"
+
+    def _ipython_display_(self) -> None:  # IPython calls this instead of showing the repr
+        pass
+
+
+def check_exercise(test: Callable[[], str | None]) -> Verdict:
     """Run one exercise's checks and print the verdict: ``✓ correct`` or ``✗ not yet: <hint>``.
 
     ``test()`` returns None when the answer is right, or a hint saying what is still wrong.
-    An exception raised inside (by the student's code, say) becomes the hint. Returns True
-    when correct, so a solution cell can ``assert`` it.
+    An exception raised inside (by the student's code, say) becomes the hint. Returns a
+    ``Verdict``, true when correct, so a solution cell can ``assert`` it.
     """
     if not callable(test):
         raise ValueError(f"test must be callable, got {test!r}")
@@ -26,7 +45,7 @@ def check_exercise(test: Callable[[], str | None]) -> bool:
     except Exception as exc:  # the student's code may raise anything: report it, do not crash
         hint = f"your code raised {type(exc).__name__}: {exc}"
     print("✓ correct" if hint is None else f"✗ not yet: {hint}")
-    return hint is None
+    return Verdict(hint is None)
 
 
 def compare_answer(got, expected, *, name: str = "your function", where: str = "",
@@ -45,6 +64,32 @@ def compare_answer(got, expected, *, name: str = "your function", where: str = "
     expected = np.asarray(expected, dtype=float)
     if got.shape != expected.shape:
         return f"expected shape {expected.shape}, got {got.shape}{where}"
-    if not np.allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True):
-        return f"wrong values{where}"
+    close = np.isclose(got, expected, rtol=rtol, atol=atol, equal_nan=True)
+    if not close.all():
+        first = np.unravel_index(np.argmin(close), close.shape)
+        index = tuple(int(i) for i in first)
+        at = f" at index {index[0] if len(index) == 1 else index}" if got.ndim else ""
+        return (f"wrong values{where}: yours {got[first]:.6g}, expected {expected[first]:.6g}"
+                f"{at}")
     return None
+
+
+@contextlib.contextmanager
+def forbidding(module, *names: str):
+    """Within the block, ``module.<name>`` raises for every ``names``: an exercise that asks for
+    the student's own code cannot be answered by calling the helper it is checked against."""
+    saved = {name: getattr(module, name) for name in names}
+
+    def refuse(name):
+        def call(*args, **kwargs):
+            raise RuntimeError(f"this exercise asks for your own code: calling gh.{name} "
+                               "does not count")
+        return call
+
+    try:
+        for name in names:
+            setattr(module, name, refuse(name))
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(module, name, value)

@@ -17,12 +17,12 @@ import gamaml_helpers as gh
 
 
 def test_check_exercise_correct(capsys: pytest.CaptureFixture[str]) -> None:
-    assert gh.check_exercise(lambda: None) is True
+    assert bool(gh.check_exercise(lambda: None)) is True
     assert capsys.readouterr().out == "✓ correct\n"
 
 
 def test_check_exercise_hint(capsys: pytest.CaptureFixture[str]) -> None:
-    assert gh.check_exercise(lambda: "expected shape (3,), got (2,)") is False
+    assert bool(gh.check_exercise(lambda: "expected shape (3,), got (2,)")) is False
     assert capsys.readouterr().out == "✗ not yet: expected shape (3,), got (2,)\n"
 
 
@@ -30,7 +30,7 @@ def test_check_exercise_reports_an_exception(capsys: pytest.CaptureFixture[str])
     def test() -> str | None:
         raise ValueError("shapes (3,) and (4,) not aligned")
 
-    assert gh.check_exercise(test) is False
+    assert bool(gh.check_exercise(test)) is False
     out = capsys.readouterr().out
     assert out == "✗ not yet: your code raised ValueError: shapes (3,) and (4,) not aligned\n"
 
@@ -42,7 +42,7 @@ def test_check_exercise_reports_a_floating_point_error(
             np.exp(np.array([1000.0]))
         return None
 
-    assert gh.check_exercise(test) is False
+    assert bool(gh.check_exercise(test)) is False
     assert "raised FloatingPointError: overflow" in capsys.readouterr().out
 
 
@@ -85,8 +85,13 @@ def test_compare_answer_wrong_shape() -> None:
 
 
 def test_compare_answer_wrong_values() -> None:
-    assert gh.compare_answer(np.ones(3), np.zeros(3)) == "wrong values"
-    assert gh.compare_answer(np.array([0.0, 0.0, np.nan]), np.zeros(3)) == "wrong values"
+    assert gh.compare_answer(np.ones(3), np.zeros(3)) == (
+        "wrong values: yours 1, expected 0 at index 0")
+    assert gh.compare_answer(np.array([0.0, 0.0, np.nan]), np.zeros(3)) == (
+        "wrong values: yours nan, expected 0 at index 2")
+    assert gh.compare_answer(0.25, 0.5) == "wrong values: yours 0.25, expected 0.5"
+    assert gh.compare_answer(np.eye(2), np.zeros((2, 2))) == (
+        "wrong values: yours 1, expected 0 at index (0, 0)")
 
 
 @pytest.mark.parametrize("got", ["abc", {"a": 1}, object(), ["x", "y", "z"]])
@@ -100,9 +105,10 @@ def test_compare_answer_matches_within_tolerance() -> None:
     assert gh.compare_answer(expected.copy(), expected) is None
     assert gh.compare_answer(expected + 1e-12, expected) is None
     assert gh.compare_answer(expected * (1 + 1e-6), expected, rtol=1e-5) is None
-    assert gh.compare_answer(expected * (1 + 1e-6), expected) == "wrong values"
+    assert gh.compare_answer(expected * (1 + 1e-6), expected).startswith("wrong values")
     assert gh.compare_answer(expected + 5e-5, expected, rtol=0, atol=1e-4) is None
-    assert gh.compare_answer(expected + 5e-5, expected, rtol=0, atol=1e-5) == "wrong values"
+    assert gh.compare_answer(expected + 5e-5, expected, rtol=0, atol=1e-5).startswith(
+        "wrong values")
     assert gh.compare_answer(np.array([np.nan, 1.0]), np.array([np.nan, 1.0])) is None
 
 
@@ -117,7 +123,8 @@ def test_compare_answer_where_ends_the_shape_and_value_hints() -> None:
     where = " for alpha = 0.1"
     assert gh.compare_answer(np.zeros(2), np.zeros(3), where=where) == (
         "expected shape (3,), got (2,) for alpha = 0.1")
-    assert gh.compare_answer(np.ones(3), np.zeros(3), where=where) == "wrong values for alpha = 0.1"
+    assert gh.compare_answer(np.ones(3), np.zeros(3), where=where) == (
+        "wrong values for alpha = 0.1: yours 1, expected 0 at index 0")
     assert gh.compare_answer(np.zeros(3), np.zeros(3), where=where) is None
 
 
@@ -125,5 +132,57 @@ def test_compare_answer_hint_through_check_exercise(capsys: pytest.CaptureFixtur
     def test() -> str | None:
         return gh.compare_answer(np.ones(3), np.zeros(3), where=" for alpha = 0.5")
 
-    assert gh.check_exercise(test) is False
-    assert capsys.readouterr().out == "✗ not yet: wrong values for alpha = 0.5\n"
+    assert bool(gh.check_exercise(test)) is False
+    assert capsys.readouterr().out == (
+        "✗ not yet: wrong values for alpha = 0.5: yours 1, expected 0 at index 0\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkers off screen (gamaml/exercise_checks.py): named mistakes, no helper shortcut
+# ---------------------------------------------------------------------------------------------
+
+
+def _loops(updates):
+    t = len(updates)
+    numerators = [sum(float(np.dot(updates[i], updates[j])) for j in range(t)) for i in range(t)]
+    total = sum(abs(n) for n in numerators)
+    return np.array([n / total for n in numerators])
+
+
+def _gram(updates):
+    return updates @ updates.T
+
+
+@pytest.mark.parametrize(("wrong", "named"), [
+    (lambda u: _gram(u).sum(1) / np.abs(_gram(u)).sum(), "the book's denominator"),
+    (lambda u: (lambda a: a / np.abs(a).sum())(_gram(u).sum(1) - np.diag(_gram(u))),
+     "without the self term"),
+    (lambda u: _gram(u).sum(1) / _gram(u).sum(1).sum(), "without the absolute value"),
+    (lambda u: _loops(u) / len(u), "divided by T once more"),
+    (lambda u: np.full(len(u), 1 / len(u)), "uniform weights 1/T"),
+])
+def test_the_ga_weights_checker_names_the_known_mistakes(wrong, named, capsys):
+    from gamaml.exercise_checks import check_exercise_ga_weights_loops
+
+    assert bool(check_exercise_ga_weights_loops(wrong)) is False
+    out = capsys.readouterr().out
+    assert out.startswith("✗ not yet: wrong values for updates of shape (5, 3): yours ")
+    assert named in out
+
+
+def test_the_ga_weights_checker_refuses_the_helper_and_accepts_loops(capsys):
+    from gamaml.exercise_checks import check_exercise_ga_weights_loops
+
+    assert not check_exercise_ga_weights_loops(gh.ga_weights)  # the shortcut of issue 19
+    assert "gh.ga_weights itself does not count" in capsys.readouterr().out
+    assert bool(check_exercise_ga_weights_loops(lambda u: gh.ga_weights(u))) is False
+    assert "calling gh.ga_weights does not count" in capsys.readouterr().out
+    assert gh.ga_weights(np.eye(2)).tolist() == [0.5, 0.5]  # the helper is back afterwards
+    assert bool(check_exercise_ga_weights_loops(_loops)) is True
+    assert capsys.readouterr().out == "✓ correct\n"
+
+
+def test_a_verdict_shows_nothing_in_a_notebook_and_is_true_when_correct():
+    right, wrong = gh.check_exercise(lambda: None), gh.check_exercise(lambda: "no")
+    assert right and not wrong and repr(right) == "Verdict(True)"
+    assert right._ipython_display_() is None  # IPython shows nothing for it
