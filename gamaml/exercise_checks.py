@@ -12,7 +12,8 @@ import numpy as np
 
 from gamaml.exercises import check_exercise, compare_answer, forbidding
 
-__all__ = ["check_exercise_ga_weights_loops"]
+__all__ = ["check_exercise_cosine_ga_weights", "check_exercise_ga_weights_loops",
+           "check_exercise_two_step_meta_gradients"]
 
 
 def _paper(updates: np.ndarray) -> np.ndarray:
@@ -64,6 +65,90 @@ def check_exercise_ga_weights_loops(fn):
                     if np.allclose(np.asarray(got, dtype=float), wrong, rtol=1e-5, atol=1e-8):
                         return f"{hint}. These are {name}"
             return hint
+        return None
+
+    return check_exercise(test)
+
+
+def _named(hint: str, got, mistakes: dict) -> str:
+    """The hint, and the name of the known mistake ``got`` matches, if any."""
+    if "wrong values" in hint:
+        got = np.asarray(got, dtype=float)
+        for name, wrong in mistakes.items():
+            if got.shape == np.shape(wrong) and np.allclose(got, wrong, rtol=1e-5, atol=1e-8):
+                return f"{hint}. These are {name}"
+    return hint
+
+
+def check_exercise_two_step_meta_gradients(fn):
+    """Notebook 03, exercise 1: the meta-gradient through two inner steps, (I - alpha H_0)
+    (I - alpha H_1) grad L^q(theta_2), with H_j at theta_j. Calling gh.maml_meta_gradients
+    (or gh.meta_step / gh.outer_direction) inside ``fn`` does not count."""
+    import gamaml_helpers as gh
+
+    def test():
+        if fn is gh.maml_meta_gradients:
+            return "this exercise asks for your own code: gh.maml_meta_gradients does not count"
+        for a in (0.5, 2.0):
+            b = gh.sample_tasks(6, 8, k_query=5, n_features=7, rng=np.random.default_rng(11))
+            t = gh.init_theta(7, rng=np.random.default_rng(12))
+            xs, ys = b.x_support, b.y_support
+            expected = gh.maml_meta_gradients(t, xs, ys, b.x_query, b.y_query, a, inner_steps=2)
+            t0 = np.broadcast_to(t, (b.n_tasks, t.size))
+            t1 = t0 - a * gh.bce_grad(t0, xs, ys)
+            t2 = t1 - a * gh.bce_grad(t1, xs, ys)
+            g = gh.bce_grad(t2, b.x_query, b.y_query)
+
+            def factor(at, v, a=a, xs=xs):  # (I - alpha H(at)) v, H of the support loss
+                return v - a * gh.bce_hvp(at, xs, v)
+
+            mistakes = {
+                "the first-order gradient: the (I - alpha H) factors are missing": g,
+                "the factors in the wrong order: apply (I - alpha H_1) first, then "
+                "(I - alpha H_0), right to left": factor(t1, factor(t0, g)),
+                "both Hessians at the starting point: H_1 is the Hessian at theta_1, "
+                "not at theta": factor(t0, factor(t0, g)),
+                "the Hessians at the wrong points (theta_1 and theta_2): H_j belongs to theta_j":
+                    factor(t1, factor(t2, g)),
+                "only one factor: two inner steps give two (I - alpha H) factors":
+                    factor(t0, g),
+            }
+            with forbidding(gh, "maml_meta_gradients", "meta_step", "outer_direction"):
+                got = fn(t, b, a)
+            hint = compare_answer(got, expected, rtol=1e-7, atol=1e-10, where=f" at alpha = {a}")
+            if hint is not None:
+                return _named(hint, got, mistakes)
+        return None
+
+    return check_exercise(test)
+
+
+def check_exercise_cosine_ga_weights(fn):
+    """Notebook 05, exercise 1: the paper's formula on unit-length updates. Calling
+    gh.ga_weights inside ``fn`` does not count (it would answer with one keyword)."""
+    import gamaml_helpers as gh
+
+    def test():
+        if fn is gh.ga_weights:
+            return "this exercise asks for your own code: gh.ga_weights does not count"
+        for s in range(3):
+            updates = (np.random.default_rng(40 + s).standard_normal((8, 5))
+                       * np.arange(1, 9)[:, None])
+            unit = updates / np.linalg.norm(updates, axis=1, keepdims=True)
+            gram = unit @ unit.T
+            mistakes = {
+                "the paper's weights on the raw updates: normalise every row to length 1 first":
+                    _paper(updates),
+                "the paper's weights, normalised afterwards: it is the updates that are "
+                "normalised, before the formula": _paper(updates) / np.abs(_paper(updates)).max(),
+                "the book's denominator on the unit updates": gram.sum(1) / np.abs(gram).sum(),
+                "cosines without the self term": (gram.sum(1) - 1) / np.abs(gram.sum(1) - 1).sum(),
+            }
+            with forbidding(gh, "ga_weights"):
+                got = fn(updates)
+            hint = compare_answer(got, _paper(unit), rtol=1e-5, atol=1e-8)
+            if hint is not None:
+                return _named(hint, got, mistakes)
         return None
 
     return check_exercise(test)

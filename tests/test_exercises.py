@@ -186,3 +186,48 @@ def test_a_verdict_shows_nothing_in_a_notebook_and_is_true_when_correct():
     right, wrong = gh.check_exercise(lambda: None), gh.check_exercise(lambda: "no")
     assert right and not wrong and repr(right) == "Verdict(True)"
     assert right._ipython_display_() is None  # IPython shows nothing for it
+
+
+def _two_steps(order_first, order_second):
+    """Two-step meta-gradients, the factors applied at the given points, right to left."""
+    def fn(theta, batch, alpha):
+        xs, ys = batch.x_support, batch.y_support
+        t0 = np.broadcast_to(theta, (batch.n_tasks, theta.size))
+        t1 = t0 - alpha * gh.bce_grad(t0, xs, ys)
+        t2 = t1 - alpha * gh.bce_grad(t1, xs, ys)
+        points = {"t0": t0, "t1": t1, "t2": t2}
+        v = gh.bce_grad(t2, batch.x_query, batch.y_query)
+        for name in (order_first, order_second):
+            v = v - alpha * gh.bce_hvp(points[name], xs, v)
+        return v
+    return fn
+
+
+@pytest.mark.parametrize(("fn", "named"), [
+    (_two_steps("t0", "t1"), "the factors in the wrong order"),
+    (_two_steps("t0", "t0"), "both Hessians at the starting point"),
+    (_two_steps("t2", "t1"), "the Hessians at the wrong points"),
+    (lambda t, b, a: gh.maml_meta_gradients(t, b.x_support, b.y_support, b.x_query,
+                                            b.y_query, a, inner_steps=2),
+     "calling gh.maml_meta_gradients does not count"),
+])
+def test_the_two_step_checker_names_the_known_mistakes(fn, named, capsys):
+    from gamaml.exercise_checks import check_exercise_two_step_meta_gradients as check
+
+    assert not check(fn)
+    assert named in capsys.readouterr().out
+    assert check(_two_steps("t1", "t0"))  # (I - alpha H_1) first, then (I - alpha H_0)
+
+
+def test_the_cosine_checker_names_the_raw_updates_and_refuses_the_keyword(capsys):
+    from gamaml.exercise_checks import check_exercise_cosine_ga_weights as check
+
+    def raw(u):
+        agreement = (u @ u.T).sum(axis=1)
+        return agreement / np.abs(agreement).sum()
+
+    assert not check(raw)
+    assert "normalise every row to length 1 first" in capsys.readouterr().out
+    assert not check(lambda u: gh.ga_weights(u, normalization="cosine"))  # issue 19's shortcut
+    assert "does not count" in capsys.readouterr().out
+    assert check(lambda u: raw(u / np.linalg.norm(u, axis=1, keepdims=True)))
