@@ -78,6 +78,10 @@ def compare_answer(got, expected, *, name: str = "your function", where: str = "
 def forbidding(module, *names: str):
     """Within the block, ``module.<name>`` raises for every ``names``: an exercise that asks for
     the student's own code cannot be answered by calling the helper it is checked against."""
+    missing = [name for name in names if not callable(getattr(module, name, None))]
+    if not names or missing:
+        raise ValueError(f"names must be functions of {getattr(module, '__name__', module)}, "
+                         f"got {missing or 'none'}")
     saved = {name: getattr(module, name) for name in names}
 
     def refuse(name):

@@ -231,3 +231,10 @@ def test_the_cosine_checker_names_the_raw_updates_and_refuses_the_keyword(capsys
     assert not check(lambda u: gh.ga_weights(u, normalization="cosine"))  # issue 19's shortcut
     assert "does not count" in capsys.readouterr().out
     assert check(lambda u: raw(u / np.linalg.norm(u, axis=1, keepdims=True)))
+
+
+@pytest.mark.parametrize("names", [(), ("no_such_function",), ("CHUNK",)])
+def test_forbidding_names_a_bad_name(names):
+    with pytest.raises(ValueError, match="names"):
+        with gh.forbidding(gh, *names):
+            pass
