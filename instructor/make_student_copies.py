@@ -7,12 +7,16 @@ The kit is a folder a student can use on a fresh laptop without the repository: 
 the modules they import (``gamaml_helpers.py``, ``gamaml/``, ``gamaml_widgets.py``), the
 committed results they read (``benchmarks/results/``), a ``requirements.txt`` without the
 test tools (the course's ``requirements-student.txt``), ``preclass_check.py`` and a
-``README.md`` with the one install command. The notebooks sit beside the modules, so the
+``README.md`` with the one install command, and ``answers/``: for every notebook, the model
+answers to its exercises' written parts (predictions, explanations), one Markdown file a
+student opens after trying. The notebooks sit beside the modules, so the
 kernel imports them from its working folder; links to the results are rewritten to match.
 
 Every cell of a notebook's "Solutions" section carries the tag ``solution`` (the reference
 solutions, the cells that check them and the notes on them; ``tests/test_project.py`` enforces
-it). A student copy drops those cells and says where the solutions went; everything else (the
+it). The notes on the written parts also carry the tag ``answers``: they go to the kit's
+``answers/<notebook>.md`` instead of the copy. A student copy drops those cells and says
+where the solutions went; everything else (the
 lesson, the exercises' scaffolds and their checkers) stays, so the copies run top to bottom
 and each checker answers "not yet" until the student has written the code. Outputs are cleared
 unless ``--keep-outputs``: students execute the notebooks themselves. The course's own files
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION_TAG = "solution"
+ANSWERS_TAG = "answers"  # model answers to written parts, shipped as answers/<notebook>.md
 # What the copies import and read, copied into the kit beside them (paths from ROOT).
 KIT_FILES = ("gamaml_helpers.py", "gamaml_widgets.py")
 KIT_FOLDERS = ("gamaml", "benchmarks/results")
@@ -45,7 +50,9 @@ course:
 (On Windows: `.venv\\Scripts\\pip` and `.venv\\Scripts\\jupyter`.) Start with
 `01_sampling_tasks.ipynb`. To check the install first: `.venv/bin/python preclass_check.py`
 (it ends with "ready"). Each exercise ends with a checker that answers "not yet" until your
-code is right; your instructor has the reference solutions.
+code is right. The model answers to the written parts (your predictions and explanations) are
+in `answers/`, one file per notebook: open it after you have tried. Your instructor has the
+reference solutions to the code.
 """
 NOTE = (
     "## Solutions\n\n"
@@ -66,6 +73,16 @@ def load_nbformat():
 
 def is_solution(cell) -> bool:
     return SOLUTION_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def model_answers(notebook: nbformat.NotebookNode, title: str) -> str | None:
+    """The notebook's model answers to written parts (cells tagged ``answers``), as Markdown."""
+    cells = [c.source.strip() for c in notebook.cells
+             if ANSWERS_TAG in c.get("metadata", {}).get("tags", [])]
+    if not cells:
+        return None
+    return (f"# {title}: model answers to the written parts\n\n"
+            "Open this after you have written your own answer.\n\n" + "\n\n".join(cells) + "\n")
 
 
 def student_copy(notebook: nbformat.NotebookNode, *,
@@ -111,6 +128,11 @@ def main(argv: list[str] | None = None) -> list[Path]:
             if cell.cell_type == "markdown":
                 cell.source = cell.source.replace("](../benchmarks/", "](benchmarks/")
         nbformat.write(copy, target)
+        answers = model_answers(notebook, notebook.cells[0].source.split("\n")[0].lstrip("# "))
+        if answers is not None:
+            (args.out / "answers").mkdir(exist_ok=True)
+            text = answers.replace("](0", "](../0")  # links to notebooks: answers/ is one down
+            (args.out / "answers" / f"{source.stem}.md").write_text(text, encoding="utf-8")
         removed = sum(map(is_solution, notebook.cells))
         print(f"{target}: {removed} solution cells removed", file=sys.stderr)
         written.append(target)

@@ -138,7 +138,7 @@ def test_compare_answer_hint_through_check_exercise(capsys: pytest.CaptureFixtur
 
 
 # ---------------------------------------------------------------------------------------------
-# Checkers off screen (gamaml/exercise_checks.py): named mistakes, no helper shortcut
+# Checkers off screen (gamaml/exercise_checks/): named mistakes, no helper shortcut
 # ---------------------------------------------------------------------------------------------
 
 
@@ -162,7 +162,7 @@ def _gram(updates):
     (lambda u: np.full(len(u), 1 / len(u)), "uniform weights 1/T"),
 ])
 def test_the_ga_weights_checker_names_the_known_mistakes(wrong, named, capsys):
-    from gamaml.exercise_checks import check_exercise_ga_weights_loops
+    from gamaml.exercise_checks.nb04 import check_exercise_ga_weights_loops
 
     assert bool(check_exercise_ga_weights_loops(wrong)) is False
     out = capsys.readouterr().out
@@ -171,7 +171,7 @@ def test_the_ga_weights_checker_names_the_known_mistakes(wrong, named, capsys):
 
 
 def test_the_ga_weights_checker_refuses_the_helper_and_accepts_loops(capsys):
-    from gamaml.exercise_checks import check_exercise_ga_weights_loops
+    from gamaml.exercise_checks.nb04 import check_exercise_ga_weights_loops
 
     assert not check_exercise_ga_weights_loops(gh.ga_weights)  # the shortcut of issue 19
     assert "gh.ga_weights itself does not count" in capsys.readouterr().out
@@ -212,7 +212,7 @@ def _two_steps(order_first, order_second):
      "calling gh.maml_meta_gradients does not count"),
 ])
 def test_the_two_step_checker_names_the_known_mistakes(fn, named, capsys):
-    from gamaml.exercise_checks import check_exercise_two_step_meta_gradients as check
+    from gamaml.exercise_checks.nb03 import check_exercise_two_step_meta_gradients as check
 
     assert not check(fn)
     assert named in capsys.readouterr().out
@@ -220,7 +220,7 @@ def test_the_two_step_checker_names_the_known_mistakes(fn, named, capsys):
 
 
 def test_the_cosine_checker_names_the_raw_updates_and_refuses_the_keyword(capsys):
-    from gamaml.exercise_checks import check_exercise_cosine_ga_weights as check
+    from gamaml.exercise_checks.nb05 import check_exercise_cosine_ga_weights as check
 
     def raw(u):
         agreement = (u @ u.T).sum(axis=1)

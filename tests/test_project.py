@@ -283,6 +283,18 @@ def test_course_has_notebooks() -> None:
     assert NOTEBOOKS, f"no notebooks in {NOTEBOOK_DIR}: the course must have them"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_lesson_reads_in_at_most_3000_words(path: Path) -> None:
+    """All markdown before the Solutions (theory, discussion, exercises, questions, appendix)."""
+    words = 0
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            if cell.source.startswith("## Solutions"):
+                break
+            words += len(cell.source.split())
+    assert words <= 3000, f"{path.name}: {words} words before the Solutions"
+
+
 def headings(notebook: nbformat.NotebookNode) -> list[str]:
     found = []
     for cell in notebook.cells:

@@ -89,3 +89,19 @@ def test_refuses_to_overwrite_the_course(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(SCRIPT), str(ROOT / "notebooks")], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "must not be" in result.stderr
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_model_answers_ship_beside_the_copies_not_in_them(copies: Path,
+                                                              source: Path) -> None:
+    """The written parts' model answers (cells tagged 'answers') go to answers/<notebook>.md,
+    one Markdown file a student opens after trying; the copy itself has none of them."""
+    original = nbformat.read(source, as_version=4)
+    answers = [c.source.strip() for c in original.cells if "answers" in c.metadata.get("tags", [])]
+    assert answers, f"{source.name}: no model answers (a Solutions cell tagged 'answers')"
+    text = (copies / "answers" / f"{source.stem}.md").read_text(encoding="utf-8")
+    assert text.startswith("# ") and "model answers" in text.split("\n")[0]
+    copy = "\n".join(c.source for c in nbformat.read(copies / source.name, as_version=4).cells)
+    for answer in answers:
+        assert answer.replace("](0", "](../0") in text
+        assert answer not in copy
