@@ -1,0 +1,57 @@
+"""Notebook 07's checkers (gamaml/exercise_checks/nb07.py): known mistakes named, the one-line
+answers that skip the exercise get "not yet", a right answer passes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gamaml_helpers as gh
+from gamaml.exercise_checks.nb07 import (
+    check_exercise_four_updates,
+    check_exercise_rescaled_ga_direction,
+)
+
+
+def verdict(capsys, check, *args) -> tuple[bool, str]:
+    ok = bool(check(*args))
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    return ok, out
+
+
+@pytest.mark.parametrize("weights, ratio, named", [
+    ([0.2, 0.2, 0.2, 0.4], 1.4 / 0.75, "without the sign"),
+    ([0.25] * 4, 1.4 / 0.75, "uniform weights"),
+    ([0.2, 0.2, -0.2, 0.4], 0.75 / 1.4, "upside down"),
+    (None, 1.0, "enter both predictions"),
+])
+def test_four_updates_names_the_mistakes(capsys, weights, ratio, named):
+    ok, out = verdict(capsys, check_exercise_four_updates, weights, ratio)
+    assert not ok and "✗ not yet" in out and named in out
+
+
+def test_four_updates_accepts_the_right_prediction(capsys):
+    ok, out = verdict(capsys, check_exercise_four_updates, [0.2, 0.2, -0.2, 0.4], 1.4 / 0.75)
+    assert ok and out == "✓ correct\n"
+
+
+def rescaled(updates):
+    ga = gh.ga_weights(updates) @ updates
+    return ga * np.linalg.norm(updates.mean(axis=0)) / np.linalg.norm(ga)
+
+
+@pytest.mark.parametrize("fn, named", [
+    (lambda u: gh.ga_weights(u) @ u, "not rescaled"),  # the one-line shortcut
+    (lambda u: u.mean(axis=0), "the uniform direction"),
+    (lambda u: rescaled(u) * len(u), "length of the sum"),
+    (lambda u: rescaled(u) / np.linalg.norm(rescaled(u)), "unit length"),
+])
+def test_rescaled_direction_names_the_mistakes(capsys, fn, named):
+    ok, out = verdict(capsys, check_exercise_rescaled_ga_direction, fn)
+    assert not ok and "✗ not yet" in out and named in out
+
+
+def test_rescaled_direction_accepts_a_right_answer(capsys):
+    ok, _ = verdict(capsys, check_exercise_rescaled_ga_direction, rescaled)
+    assert ok
