@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["Verdict", "check_exercise", "compare_answer", "forbidding"]
+__all__ = ["Verdict", "check_exercise", "check_prediction", "compare_answer", "forbidding"]
 
 
 class Verdict:
@@ -40,11 +40,26 @@ def check_exercise(test: Callable[[], str | None]) -> Verdict:
     """
     if not callable(test):
         raise ValueError(f"test must be callable, got {test!r}")
+    return check_prediction(lambda: (test(), None))
+
+
+def check_prediction(test: Callable[[], tuple[str | None, str | None]]) -> Verdict:
+    """``check_exercise`` for a predict-then-run exercise, whose one line can quote the values:
+    ``✓ correct: <values>`` (``✓ correct`` when there are none) or ``✗ not yet: <hint>``.
+
+    ``test()`` returns ``(hint, values)``: ``hint`` None when the prediction is right, else what
+    is off (quoting the prediction and the measurement itself); ``values`` the text shown after
+    ``✓ correct``, the prediction beside what was measured. An exception raised inside becomes
+    the hint. Returns a ``Verdict``, true when correct.
+    """
+    if not callable(test):
+        raise ValueError(f"test must be callable, got {test!r}")
     try:
-        hint = test()
+        hint, values = test()
     except Exception as exc:  # the student's code may raise anything: report it, do not crash
-        hint = f"your code raised {type(exc).__name__}: {exc}"
-    print("✓ correct" if hint is None else f"✗ not yet: {hint}")
+        hint, values = f"your code raised {type(exc).__name__}: {exc}", None
+    print(f"✗ not yet: {hint}" if hint is not None else
+          f"✓ correct: {values}" if values else "✓ correct")
     return Verdict(hint is None)
 
 
@@ -82,18 +97,28 @@ def forbidding(module, *names: str):
     if not names or missing:
         raise ValueError(f"names must be functions of {getattr(module, '__name__', module)}, "
                          f"got {missing or 'none'}")
-    saved = {name: getattr(module, name) for name in names}
+    with _refusing([(module, name, f"this exercise asks for your own code: calling gh.{name} "
+                                   "does not count") for name in names]):
+        yield
 
-    def refuse(name):
+
+@contextlib.contextmanager
+def _refusing(targets):
+    """Within the block, ``owner.<name>`` raises ``RuntimeError(message)`` for every
+    ``(owner, name, message)`` of ``targets``, and is restored afterwards: ``forbidding``'s
+    machinery, which the checkers also use to refuse a library's function or a class's method."""
+    targets = list(targets)
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]
+
+    def refuse(message):
         def call(*args, **kwargs):
-            raise RuntimeError(f"this exercise asks for your own code: calling gh.{name} "
-                               "does not count")
+            raise RuntimeError(message)
         return call
 
     try:
-        for name in names:
-            setattr(module, name, refuse(name))
+        for owner, name, message in targets:
+            setattr(owner, name, refuse(message))
         yield
     finally:
-        for name, value in saved.items():
-            setattr(module, name, value)
+        for owner, name, value in saved:
+            setattr(owner, name, value)

@@ -2,7 +2,7 @@
 
 The model tests use small float64 problems (d = 4 features) with random soft-ish labels so
 that every gradient, Hessian and meta-gradient is of order one and finite differences are
-accurate to ~1e-9.
+accurate to ~1e-9. The exercise checkers' tests run a checker through ``run_checker``.
 """
 
 from __future__ import annotations
@@ -60,3 +60,31 @@ def small_config(**overrides) -> gh.LinearConfig:
 def config_factory():
     """``small_config`` as a fixture: call it with MetaConfig overrides."""
     return small_config
+
+
+class CheckerRun:
+    """Runs a notebook exercise's checker and reads back the one line it prints."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]):
+        self._capsys = capsys
+
+    def __call__(self, check, *args, **kwargs) -> tuple[bool, str]:
+        """``check(*args, **kwargs)``: its verdict and its output, exactly one line."""
+        ok = bool(check(*args, **kwargs))
+        out = self._capsys.readouterr().out
+        assert out.count("\n") == 1, out
+        return ok, out
+
+    def not_yet(self, check, *args, named: str | None = None, **kwargs) -> str:
+        """The line of a checker that must say "✗ not yet: ...", containing ``named`` if given."""
+        ok, out = self(check, *args, **kwargs)
+        assert not ok and out.startswith("✗ not yet: "), out
+        assert named is None or named in out, out
+        return out
+
+
+@pytest.fixture
+def run_checker(capsys: pytest.CaptureFixture[str]) -> CheckerRun:
+    """``run_checker(check, *args)`` -> (ok, the printed line); ``run_checker.not_yet(check,
+    *args, named=...)`` -> the "not yet" line."""
+    return CheckerRun(capsys)

@@ -1,4 +1,5 @@
 """The notebooks' exercise checking helper: gh.check_exercise runs a test and prints the verdict,
+gh.check_prediction does so for a predict-then-run exercise (quoting the values),
 gh.compare_answer gives the usual hint for a numeric answer.
 
 The checkers themselves run in the notebooks (every solution cell asserts its checker).
@@ -66,6 +67,86 @@ def test_check_exercise_rejects_a_non_callable(test: object,
     with pytest.raises(ValueError, match="callable"):
         gh.check_exercise(test)
     assert capsys.readouterr().out == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# check_prediction
+# ---------------------------------------------------------------------------------------------
+
+
+def test_check_prediction_quotes_the_values(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bool(gh.check_prediction(lambda: (None, "yours 0.85, measured 0.854"))) is True
+    assert capsys.readouterr().out == "✓ correct: yours 0.85, measured 0.854\n"
+
+
+@pytest.mark.parametrize("values", [None, ""])
+def test_check_prediction_without_values_says_correct(values: str | None,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    assert bool(gh.check_prediction(lambda: (None, values))) is True
+    assert capsys.readouterr().out == "✓ correct\n"
+
+
+def test_check_prediction_hint_is_the_whole_line(capsys: pytest.CaptureFixture[str]) -> None:
+    verdict = gh.check_prediction(lambda: ("yours 0.5, measured 0.854 (more than 0.02 away)",
+                                           "not shown"))
+    assert bool(verdict) is False and repr(verdict) == "Verdict(False)"
+    assert capsys.readouterr().out == (
+        "✗ not yet: yours 0.5, measured 0.854 (more than 0.02 away)\n")
+
+
+def test_check_prediction_reports_an_exception(capsys: pytest.CaptureFixture[str]) -> None:
+    def test() -> tuple[str | None, str | None]:
+        return None, f"yours {float('about 0.8'):.3f}"
+
+    assert bool(gh.check_prediction(test)) is False
+    assert capsys.readouterr().out == (
+        "✗ not yet: your code raised ValueError: could not convert string to float: "
+        "'about 0.8'\n")
+
+
+def test_check_prediction_prints_exactly_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    for test in (lambda: (None, "a\tb"), lambda: ("a hint", None), lambda: (None, None),
+                 lambda: 1 / 0):
+        gh.check_prediction(test)
+        assert capsys.readouterr().out.count("\n") == 1
+
+
+def test_check_prediction_does_not_catch_keyboard_interrupt() -> None:
+    def test() -> tuple[str | None, str | None]:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        gh.check_prediction(test)
+
+
+@pytest.mark.parametrize("test", [None, ("a hint", None), 3])
+def test_check_prediction_rejects_a_non_callable(test: object,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match="callable"):
+        gh.check_prediction(test)
+    assert capsys.readouterr().out == ""
+
+
+def test_write_first_names_every_prediction_until_all_are_written() -> None:
+    from gamaml.exercise_checks._common import write_first
+
+    assert write_first({"predicted_a": None, "predicted_b": 0.5}) == (
+        "write both predictions first (predicted_a and predicted_b), then run the cell")
+    assert write_first({"a": 1, "b": None, "c": 0}, "write your three predictions") == (
+        "write your three predictions first (a, b, c), then run the cell")
+    assert write_first({"a": 0.0, "b": False, "c": ""}) is None  # written, if not yet right
+
+
+def test_as_number_reads_one_number_or_gives_none() -> None:
+    from gamaml.exercise_checks._common import as_number
+
+    assert as_number("0.25") == 0.25 and as_number(np.float32(0.5)) == 0.5
+    assert as_number(True) == 1.0
+    assert as_number("about 0.3") is None and as_number([0.1, 0.2]) is None
+    assert as_number(None) is None
+    assert np.isnan(as_number(float("nan"))) and as_number(np.inf) == np.inf
+    assert as_number(float("nan"), finite=True) is None
+    assert as_number(np.inf, finite=True) is None and as_number(-1e300, finite=True) == -1e300
 
 
 # ---------------------------------------------------------------------------------------------

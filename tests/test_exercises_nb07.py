@@ -13,26 +13,18 @@ from gamaml.exercise_checks.nb07 import (
 )
 
 
-def verdict(capsys, check, *args) -> tuple[bool, str]:
-    ok = bool(check(*args))
-    out = capsys.readouterr().out
-    assert out.count("\n") == 1
-    return ok, out
-
-
 @pytest.mark.parametrize("weights, ratio, named", [
     ([0.2, 0.2, 0.2, 0.4], 1.4 / 0.75, "without the sign"),
     ([0.25] * 4, 1.4 / 0.75, "uniform weights"),
     ([0.2, 0.2, -0.2, 0.4], 0.75 / 1.4, "upside down"),
     (None, 1.0, "enter both predictions"),
 ])
-def test_four_updates_names_the_mistakes(capsys, weights, ratio, named):
-    ok, out = verdict(capsys, check_exercise_four_updates, weights, ratio)
-    assert not ok and "✗ not yet" in out and named in out
+def test_four_updates_names_the_mistakes(run_checker, weights, ratio, named):
+    run_checker.not_yet(check_exercise_four_updates, weights, ratio, named=named)
 
 
-def test_four_updates_accepts_the_right_prediction(capsys):
-    ok, out = verdict(capsys, check_exercise_four_updates, [0.2, 0.2, -0.2, 0.4], 1.4 / 0.75)
+def test_four_updates_accepts_the_right_prediction(run_checker):
+    ok, out = run_checker(check_exercise_four_updates, [0.2, 0.2, -0.2, 0.4], 1.4 / 0.75)
     assert ok and out == "✓ correct\n"
 
 
@@ -47,11 +39,10 @@ def rescaled(updates):
     (lambda u: rescaled(u) * len(u), "length of the sum"),
     (lambda u: rescaled(u) / np.linalg.norm(rescaled(u)), "unit length"),
 ])
-def test_rescaled_direction_names_the_mistakes(capsys, fn, named):
-    ok, out = verdict(capsys, check_exercise_rescaled_ga_direction, fn)
-    assert not ok and "✗ not yet" in out and named in out
+def test_rescaled_direction_names_the_mistakes(run_checker, fn, named):
+    run_checker.not_yet(check_exercise_rescaled_ga_direction, fn, named=named)
 
 
-def test_rescaled_direction_accepts_a_right_answer(capsys):
-    ok, _ = verdict(capsys, check_exercise_rescaled_ga_direction, rescaled)
+def test_rescaled_direction_accepts_a_right_answer(run_checker):
+    ok, _ = run_checker(check_exercise_rescaled_ga_direction, rescaled)
     assert ok

@@ -27,25 +27,22 @@ def sweep(summary) -> dict[float, float]:
             if (e, k, m) == ("plain-step", "sweep difference", "mse_5") and np.isfinite(c[0])}
 
 
-def test_the_most_negative_difference_passes(capsys, summary):
+def test_the_most_negative_difference_passes(run_checker, summary):
     def right(s):
         rows = sweep(s)
         beta = min(rows, key=rows.get)
         return beta, rows[beta]
 
-    assert check_exercise_largest_gap(right, summary)
-    assert capsys.readouterr().out == "✓ correct\n"
+    assert run_checker(check_exercise_largest_gap, right, summary) == (True, "✓ correct\n")
 
 
 @pytest.mark.parametrize("pick, named", [
     (lambda rows: max(rows, key=lambda b: abs(rows[b])), "absolute value"),
     (lambda rows: max(rows, key=rows.get), "largest"),
 ])
-def test_the_wrong_end_of_the_sweep_is_named(capsys, summary, pick, named):
+def test_the_wrong_end_of_the_sweep_is_named(run_checker, summary, pick, named):
     def wrong(s):
         rows = sweep(s)
         return pick(rows), rows[pick(rows)]
 
-    assert not check_exercise_largest_gap(wrong, summary)
-    out = capsys.readouterr().out
-    assert out.startswith("✗ not yet") and named in out
+    run_checker.not_yet(check_exercise_largest_gap, wrong, summary, named=named)

@@ -109,3 +109,35 @@ def test_the_plans_fit_the_guide_s_own_times():
         assert all(int(m) == times[nb] for nb, m in taught), notebooks
         total = sum(int(m) for _, m in taught) + int(re.search(r"\((\d+)\)", exercises)[1])
         assert total <= 85, (notebooks, exercises, total)  # five minutes for the questions
+
+
+def exercise_titles(number: str) -> dict[int, str]:
+    """Exercise number -> its title, in notebook NN."""
+    cells = json.loads(NOTEBOOKS[number].read_text(encoding="utf-8"))["cells"]
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    return {int(n): title for n, title in re.findall(r"^### Exercise (\d+)\b(.*)$", text, re.M)}
+
+
+def cited_exercises(text: str) -> list[tuple[str, set[int]]]:
+    """(notebook, exercises) for every "03 ex. 1", "01 ex. 2-3", "03 ex. 1-2, 4" in text."""
+    found = []
+    for nb, numbers in re.findall(r"\b(\d\d) ex\. (\d+(?:-\d+)?(?:, \d+(?:-\d+)?)*)", text):
+        found.append((nb, set(_numbers(numbers))))
+    return found
+
+
+def test_every_exercise_the_guide_cites_exists_and_the_plans_cover_them_all():
+    """Each cited exercise exists; the four sessions give every exercise of the notebooks they
+    teach (in class or as homework), and the ones in class are the predict-then-run ones."""
+    for nb, numbers in cited_exercises(GUIDE):
+        assert numbers <= set(exercise_titles(nb)), (nb, numbers)
+    sessions = GUIDE[GUIDE.index("## Four sessions"):]
+    planned: dict[str, set[int]] = {}
+    for nb, numbers in cited_exercises(sessions):
+        planned.setdefault(nb, set()).update(numbers)
+    for nb in re.findall(r"\b(\d\d) \(\d+\)", sessions):
+        assert planned.get(nb) == set(exercise_titles(nb)), (nb, planned.get(nb))
+    for column in re.findall(r"^\| \d: [^|]+\| [^|]+\| ([^|]+)\|", sessions, re.M):
+        assert "predict-then-run" in column, column  # in class: the predict-then-run ones
+        for nb, numbers in cited_exercises(column):
+            assert all("Predict, then" in exercise_titles(nb)[n] for n in numbers), column

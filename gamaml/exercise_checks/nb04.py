@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from gamaml.exercise_checks._common import named, paper_weights
-from gamaml.exercises import check_exercise, compare_answer, forbidding
+from gamaml.exercises import check_exercise, check_prediction, compare_answer, forbidding
 
-__all__ = ['check_exercise_ga_weights_loops']
+__all__ = ['check_exercise_ga_weights_loops', 'check_exercise_odd_one_out',
+           'check_exercise_two_step_weights']
 
 
 def _known_mistakes(updates: np.ndarray) -> dict[str, np.ndarray]:
@@ -51,3 +52,97 @@ def check_exercise_ga_weights_loops(fn):
         return None
 
     return check_exercise(test)
+
+
+def _numbers(values) -> str:
+    return "[" + ", ".join(f"{v:.3f}" for v in values) + "]"
+
+
+def _two_step_updates(theta, batch, alpha, *, second_at=None, sign=-1.0):
+    """theta - theta_2 after two inner steps on the support sets (or a known mistake)."""
+    import gamaml_helpers as gh
+
+    xs, ys = batch.x_support, batch.y_support
+    t0 = np.broadcast_to(theta, (batch.n_tasks, theta.size))
+    g0 = gh.bce_grad(t0, xs, ys)
+    t1 = t0 + sign * alpha * g0
+    g1 = gh.bce_grad(t0 if second_at == "theta" else t1, xs, ys)
+    return alpha * (g0 + g1)
+
+
+def check_exercise_two_step_weights(fn):
+    """Notebook 04, exercise 2: the GA weights after two inner steps, the steps written out
+    with gh.bce_grad. Calling gh.inner_update (or a helper that adapts) inside ``fn`` does not
+    count."""
+    import gamaml_helpers as gh
+
+    batch = gh.sample_tasks(6, 10, n_features=20, rng=np.random.default_rng(31))
+    theta = gh.init_theta(20, rng=np.random.default_rng(32))
+
+    def test():
+        if fn is gh.inner_update or fn is gh.ga_weights:
+            return "this exercise asks for your own function of (theta, batch, alpha)"
+        for a in (0.1, 1.0, 3.0):
+            updates = _two_step_updates(theta, batch, a)
+            xs, ys = batch.x_support, batch.y_support
+            one_step = gh.bce_grad(np.broadcast_to(theta, (batch.n_tasks, theta.size)), xs, ys)
+            adapted = theta - updates
+            mistakes = {
+                "the one-step weights: the second gradient belongs at theta_1 = theta - "
+                "alpha grad L^s(theta), not at theta (with both at theta, alpha cancels)":
+                    paper_weights(one_step),
+                "the weights of the second step alone: the update theta - theta_2 holds both "
+                "steps": paper_weights(gh.bce_grad(theta - a * one_step, xs, ys)),
+                "an inner step uphill: theta_1 = theta - alpha grad L^s(theta), with a minus":
+                    paper_weights(_two_step_updates(theta, batch, a, sign=1.0)),
+                "the weights of the adapted parameters theta_2, not of the updates "
+                "theta - theta_2": paper_weights(adapted),
+                "the book's denominator (exercise 1)":
+                    (updates @ updates.T).sum(1) / np.abs(updates @ updates.T).sum(),
+            }
+            with forbidding(gh, "inner_update", "maml_meta_gradients", "meta_step",
+                            "outer_direction"):
+                got = fn(theta, batch, a)
+            hint = compare_answer(got, paper_weights(updates), rtol=1e-6, atol=1e-9,
+                                  where=f" at alpha = {a:g}")
+            if hint is not None:
+                return named(hint, got, mistakes)
+        return None
+
+    return check_exercise(test)
+
+
+def check_exercise_odd_one_out(predicted):
+    """Notebook 04, exercise 3: the predicted weights of the updates g, g, -3g."""
+    g = np.random.default_rng(43).standard_normal(5)
+    right = paper_weights(np.array([g, g, -3 * g]))
+    mistakes = {
+        "the weights of g, g, -g: the third update is three times longer, and length counts":
+            np.array([1, 1, -1]) / 3,
+        "the right sizes with the signs reversed: w_i has the sign of g_i . s, and here "
+        "s = g + g - 3g = -g": -right,
+        "weights without their signs: the absolute values belong in the denominator only":
+            np.abs(right),
+        "weights scaled so that they sum to 1: eq. 13 makes their absolute values sum to 1":
+            right / right.sum(),
+        "MAML's uniform weights": np.full(3, 1 / 3),
+    }
+
+    def test():
+        if predicted is None:
+            return "write your prediction into `predicted` first, then run the cell", None
+        try:
+            got = np.asarray(predicted, dtype=float)
+        except (TypeError, ValueError):
+            got = None
+        if got is None or got.shape != (3,):
+            return "predicted should be three numbers, [w_1, w_2, w_3]", None
+        values = f"you predicted {_numbers(got)}, the formula gives {_numbers(right)}"
+        if np.allclose(got, right, rtol=0, atol=0.01):
+            return None, values
+        for name, wrong in mistakes.items():
+            if np.allclose(got, wrong, rtol=0, atol=0.01):
+                return f"{values}. Yours are {name}", None
+        return f"{values} (within 0.01 counts)", None
+
+    return check_prediction(test)

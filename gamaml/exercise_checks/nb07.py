@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gamaml.exercise_checks._common import named, paper_weights
+from gamaml.exercise_checks._common import named, paper_weights, write_first
 from gamaml.exercises import check_exercise, compare_answer
 
 __all__ = ["check_exercise_four_updates", "check_exercise_rescaled_ga_direction"]
@@ -31,8 +31,10 @@ def check_exercise_four_updates(weights, ratio):
     }
 
     def test():
-        if weights is None or ratio is None:
-            return "enter both predictions first (my_weights and my_ratio), then run the cell"
+        unwritten = write_first({"my_weights": weights, "my_ratio": ratio},
+                                "enter both predictions")
+        if unwritten:
+            return unwritten
         got = np.asarray(weights, dtype=float)
         hint = compare_answer(got, right, name="your weights", rtol=1e-3, atol=1e-3)
         if hint is not None:
