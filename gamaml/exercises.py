@@ -5,12 +5,18 @@ Not part of the lesson: the notebooks' exercise cells call these through ``gh``.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import inspect
+import sys
+import textwrap
+import types
 from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["Verdict", "check_exercise", "check_prediction", "compare_answer", "forbidding"]
+__all__ = ["Verdict", "check_exercise", "check_prediction", "compare_answer", "forbidding",
+           "forbidding_notebook", "loop_depth"]
 
 
 class Verdict:
@@ -64,11 +70,14 @@ def check_prediction(test: Callable[[], tuple[str | None, str | None]]) -> Verdi
 
 
 def compare_answer(got, expected, *, name: str = "your function", where: str = "",
-                   rtol: float = 1e-7, atol: float = 1e-9) -> str | None:
+                   rtol: float = 1e-7, atol: float = 1e-9,
+                   show_expected: bool = True) -> str | None:
     """The usual hint for a numeric answer: None if ``got`` equals ``expected``, else why not.
 
     ``name`` is what returned ``got`` (for "... returned None"); ``where`` says for which input,
-    e.g. ``" for alpha = 0.1"``, and ends the hint.
+    e.g. ``" for alpha = 0.1"``, and ends the hint. ``show_expected=False`` leaves the expected
+    value out, for an answer that does not depend on an input the checker varies (a student
+    could otherwise copy it from the hint).
     """
     if got is None:
         return f"{name} returned None"
@@ -84,15 +93,23 @@ def compare_answer(got, expected, *, name: str = "your function", where: str = "
         first = np.unravel_index(np.argmin(close), close.shape)
         index = tuple(int(i) for i in first)
         at = f" at index {index[0] if len(index) == 1 else index}" if got.ndim else ""
-        return (f"wrong values{where}: yours {got[first]:.6g}, expected {expected[first]:.6g}"
+        yours, right = got[first], expected[first]
+        digits = 6
+        while f"{yours:.{digits}g}" == f"{right:.{digits}g}" and digits < 17:
+            digits += 2  # close, but not close enough: show the digits where they differ
+        if not show_expected:
+            return f"wrong values{where}: yours {yours:.6g}{at} is not right"
+        return (f"wrong values{where}: yours {yours:.{digits}g}, expected {right:.{digits}g}"
                 f"{at}")
     return None
 
 
 @contextlib.contextmanager
 def forbidding(module, *names: str):
-    """Within the block, ``module.<name>`` raises for every ``names``: an exercise that asks for
-    the student's own code cannot be answered by calling the helper it is checked against."""
+    """Within the block, calling ``module.<name>`` raises for every ``names``: an exercise that
+    asks for the student's own code cannot be answered by calling the helper it is checked
+    against, however the student reaches it (a saved reference or a ``functools.partial``
+    runs the same function, and the function itself refuses)."""
     missing = [name for name in names if not callable(getattr(module, name, None))]
     if not names or missing:
         raise ValueError(f"names must be functions of {getattr(module, '__name__', module)}, "
@@ -103,12 +120,64 @@ def forbidding(module, *names: str):
 
 
 @contextlib.contextmanager
+def forbidding_notebook(*names: str):
+    """``forbidding`` for functions the notebook wrote in the open (in the kernel's
+    ``__main__``): an exercise that asks for something new cannot be answered by calling the
+    lesson's own version. Names the notebook has not defined (a student who ran only the setup
+    cell) are skipped."""
+    if not names or not all(isinstance(name, str) and name.isidentifier() for name in names):
+        raise ValueError(f"names must be function names, got {names!r}")
+    notebook = sys.modules["__main__"]
+    present = [name for name in names
+               if isinstance(getattr(notebook, name, None), types.FunctionType)]
+    with _refusing([(notebook, name, f"this exercise asks for new code: calling the notebook's "
+                                     f"own {name} does not count") for name in present]):
+        yield
+
+
+def loop_depth(fn) -> int | None:
+    """How deeply Python loops nest in ``fn``'s source (``for``, ``while`` and comprehensions
+    count): 0 for none, 2 for a loop inside a loop. None when the source cannot be read."""
+    if not callable(fn):
+        raise ValueError(f"fn must be a function, got {fn!r}")
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    comprehensions = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+    def depth(node) -> int:
+        inner = max((depth(child) for child in ast.iter_child_nodes(node)), default=0)
+        if isinstance(node, comprehensions):  # each "for" of it nests what it computes
+            return len(node.generators) + inner
+        return inner + isinstance(node, ast.For | ast.AsyncFor | ast.While)
+
+    return depth(tree)
+
+
+def _refusing_code(message: str, n_free: int) -> types.CodeType:
+    """The code of a function that raises ``RuntimeError(message)``, whatever its arguments,
+    with ``n_free`` free variables (so that it can replace the code of a closure)."""
+    free = [f"free_{i}" for i in range(n_free)]
+    source = ("def make():\n" + "".join(f"    {v} = None\n" for v in free)
+              + "    def refused(*args, **kwargs):\n"
+              + "".join(f"        {v}\n" for v in free)
+              + f"        raise RuntimeError({message!r})\n    return refused\n")
+    namespace: dict = {}
+    exec(source, namespace)
+    return namespace["make"]().__code__
+
+
+@contextlib.contextmanager
 def _refusing(targets):
     """Within the block, ``owner.<name>`` raises ``RuntimeError(message)`` for every
     ``(owner, name, message)`` of ``targets``, and is restored afterwards: ``forbidding``'s
-    machinery, which the checkers also use to refuse a library's function or a class's method."""
+    machinery, which the checkers also use to refuse a library's function or a class's method.
+
+    A Python function is refused in place (its code is swapped), so every reference to it
+    refuses; anything else (a numpy ufunc, say) is replaced on its owner."""
     targets = list(targets)
-    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in targets]
+    swapped, replaced = [], []
 
     def refuse(message):
         def call(*args, **kwargs):
@@ -117,8 +186,16 @@ def _refusing(targets):
 
     try:
         for owner, name, message in targets:
-            setattr(owner, name, refuse(message))
+            value = getattr(owner, name)
+            if isinstance(value, types.FunctionType):
+                swapped.append((value, value.__code__))
+                value.__code__ = _refusing_code(message, len(value.__code__.co_freevars))
+            else:
+                replaced.append((owner, name, value))
+                setattr(owner, name, refuse(message))
         yield
     finally:
-        for owner, name, value in saved:
+        for function, code in swapped:
+            function.__code__ = code
+        for owner, name, value in replaced:
             setattr(owner, name, value)

@@ -278,9 +278,8 @@ def _two_steps(order_first, order_second):
         t2 = t1 - alpha * gh.bce_grad(t1, xs, ys)
         points = {"t0": t0, "t1": t1, "t2": t2}
         v = gh.bce_grad(t2, batch.x_query, batch.y_query)
-        for name in (order_first, order_second):
-            v = v - alpha * gh.bce_hvp(points[name], xs, v)
-        return v
+        v = v - alpha * gh.bce_hvp(points[order_first], xs, v)
+        return v - alpha * gh.bce_hvp(points[order_second], xs, v)
     return fn
 
 
@@ -319,3 +318,78 @@ def test_forbidding_names_a_bad_name(names):
     with pytest.raises(ValueError, match="names"):
         with gh.forbidding(gh, *names):
             pass
+
+
+def test_compare_answer_shows_the_digits_where_close_values_differ() -> None:
+    hint = gh.compare_answer(0.00194507123, 0.00194507456, rtol=1e-9, atol=0)
+    assert hint == "wrong values: yours 0.0019450712, expected 0.0019450746"
+
+
+def test_forbidding_refuses_every_way_to_reach_the_helper() -> None:
+    """A saved reference, a functools.partial and a call from another helper all run the same
+    function, which refuses inside the block and works again after it."""
+    import functools
+
+    saved, partial = gh.ga_weights, functools.partial(gh.ga_weights, normalization="cosine")
+    updates = np.eye(3)
+    with gh.forbidding(gh, "ga_weights"):
+        for call in (lambda: saved(updates), lambda: partial(updates),
+                     lambda: gh.ga_weights(updates)):
+            with pytest.raises(RuntimeError, match="calling gh.ga_weights does not count"):
+                call()
+    np.testing.assert_allclose(saved(updates), np.full(3, 1 / 3))
+    np.testing.assert_allclose(partial(updates), np.full(3, 1 / 3))
+
+
+def test_forbidding_refuses_a_wrapped_helper_before_it_validates() -> None:
+    with gh.forbidding(gh, "inner_update"), pytest.raises(RuntimeError, match="inner_update"):
+        gh.inner_update(None, None, None, 1.0, steps=0)  # would be a ValueError otherwise
+
+
+def test_forbidding_notebook_refuses_the_lesson_s_own_function(monkeypatch) -> None:
+    import sys
+
+    def my_ga_weights(updates):
+        return np.full(len(updates), 1 / len(updates))
+
+    monkeypatch.setattr(sys.modules["__main__"], "my_ga_weights", my_ga_weights, raising=False)
+    saved = my_ga_weights
+    with gh.forbidding_notebook("my_ga_weights", "my_undefined_function"):
+        with pytest.raises(RuntimeError, match="the notebook's own my_ga_weights"):
+            saved(np.eye(2))
+    assert saved(np.eye(2)).tolist() == [0.5, 0.5]
+    with pytest.raises(ValueError, match="names"):
+        with gh.forbidding_notebook("not a name"):
+            pass
+
+
+def test_loop_depth_counts_nested_loops_and_comprehensions() -> None:
+    def none(x):
+        return x @ x.T
+
+    def one(x):
+        return [row.sum() for row in x]
+
+    def two(x):
+        out = 0.0
+        for i in range(3):
+            for j in range(3):
+                out += x[i] * x[j]
+        return out
+
+    def while_in_comprehension(x):
+        def inner(n):
+            while n:
+                n -= 1
+            return n
+        return [inner(v) for v in x]
+
+    def nested_comprehension(x):
+        return [sum(x[i] * x[j] for j in range(3)) for i in range(3)]
+
+    assert [gh.loop_depth(f) for f in (none, one, two)] == [0, 1, 2]
+    assert gh.loop_depth(nested_comprehension) == 2
+    assert gh.loop_depth(while_in_comprehension) == 1  # separate loops, not nested
+    assert gh.loop_depth(np.add) is None  # no Python source
+    with pytest.raises(ValueError, match="fn"):
+        gh.loop_depth("for i in x: pass")

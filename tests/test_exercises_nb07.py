@@ -46,3 +46,9 @@ def test_rescaled_direction_names_the_mistakes(run_checker, fn, named):
 def test_rescaled_direction_accepts_a_right_answer(run_checker):
     ok, _ = run_checker(check_exercise_rescaled_ga_direction, rescaled)
     assert ok
+
+
+def test_four_updates_reads_fractions(run_checker):
+    ok, out = run_checker(check_exercise_four_updates, ["1/5", "1/5", "-1/5", "2/5"], "28/15")
+    assert ok and out == "✓ correct\n"
+    run_checker.not_yet(check_exercise_four_updates, ["a", 0, 0, 0], 1.0, named="as numbers")

@@ -59,15 +59,17 @@ def test_protecting_weights_refuses_the_starting_run_and_non_ga_runs(run_checker
     train(dashboard, method="maml")
     run_checker.not_yet(check_exercise_protecting_weights, dashboard,
                         named="train GA-MAML or GA-Reptile")
-    train(dashboard, method="ga", corrupt_frac=0.0)
+    train(dashboard, method="both", corrupt_frac=0.0)
     run_checker.not_yet(check_exercise_protecting_weights, dashboard,
                         named="no task of the last run was corrupted")
+    train(dashboard, method="ga", corrupt_frac=0.3, normalization="cosine")  # protects, alone
+    run_checker.not_yet(check_exercise_protecting_weights, dashboard, named="as a pair")
     run_checker.not_yet(check_exercise_protecting_weights, None, named="reads a playground")
 
 
 def test_protecting_weights_refuses_an_edited_history(run_checker, dashboard):
     """Issue 19's shortcut of the kind: relabel the tasks, or overwrite the weights."""
-    train(dashboard, method="ga", corrupt_frac=0.3, normalization="paper")
+    train(dashboard, method="both", corrupt_frac=0.3, normalization="paper")
     history = dashboard.histories["ga"]
     history.corrupted[:] = ~history.corrupted  # the clean tasks now count as corrupted
     run_checker.not_yet(check_exercise_protecting_weights, dashboard,

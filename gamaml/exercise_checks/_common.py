@@ -4,6 +4,8 @@ lesson."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
 __all__ = ["as_number", "helpers", "named", "paper_weights", "write_first"]
@@ -48,10 +50,10 @@ def write_first(predictions: dict, ask: str = "write both predictions") -> str |
 
 
 def as_number(value, *, finite: bool = False) -> float | None:
-    """A prediction as one float (``float(value)``), or None if it is not a number (or, with
-    ``finite``, not a finite one)."""
+    """A prediction as one float (``float(value)``; a string may be a fraction, "1/5"), or
+    None if it is not a number (or, with ``finite``, not a finite one)."""
     try:
-        number = float(value)
-    except (TypeError, ValueError):
+        number = float(Fraction(value.strip()) if isinstance(value, str) else value)
+    except (TypeError, ValueError, ZeroDivisionError):
         return None
     return number if not finite or np.isfinite(number) else None

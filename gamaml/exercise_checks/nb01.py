@@ -7,7 +7,13 @@ import functools
 import numpy as np
 
 from gamaml.exercise_checks._common import as_number, helpers, named
-from gamaml.exercises import check_exercise, check_prediction, compare_answer, forbidding
+from gamaml.exercises import (
+    check_exercise,
+    check_prediction,
+    compare_answer,
+    forbidding,
+    loop_depth,
+)
 
 __all__ = [
     "check_exercise_best_constant_loss",
@@ -75,6 +81,9 @@ def check_exercise_disagreement(fn):
                                         f"{x.shape[1]} dimensions")
             if hint is not None:
                 return named(hint, got, mistakes)
+        if loop_depth(fn):
+            return ("disagreement has a Python loop: label every point under every boundary "
+                    "with one product, then compare all pairs by broadcasting")
         return None
 
     return check_exercise(test)

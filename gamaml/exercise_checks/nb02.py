@@ -9,7 +9,14 @@ import tracemalloc
 import numpy as np
 
 from gamaml.exercise_checks._common import as_number, helpers, named, write_first
-from gamaml.exercises import _refusing, check_exercise, check_prediction, compare_answer, forbidding
+from gamaml.exercises import (
+    _refusing,
+    check_exercise,
+    check_prediction,
+    compare_answer,
+    forbidding,
+    forbidding_notebook,
+)
 
 __all__ = [
     "check_exercise_hvp_without_hessian",
@@ -49,10 +56,10 @@ def _first_failing(fn, z: np.ndarray) -> float | None:
 
 
 def _library_log_sigmoids() -> list[tuple[object, str, str]]:
-    """np.logaddexp (and scipy.special's log_expit and expit, if scipy is there), each with
-    the message that refuses it: each is a log-sigmoid in one call, the exercise's answer from
-    a library."""
-    targets = [(np, "logaddexp")]
+    """np.logaddexp and np.logaddexp2 (and scipy.special's log_expit and expit, if scipy is
+    there), each with the message that refuses it: each is a log-sigmoid in one call, the
+    exercise's answer from a library."""
+    targets = [(np, "logaddexp"), (np, "logaddexp2")]
     try:
         import scipy.special
     except ImportError:  # scipy is optional
@@ -68,6 +75,7 @@ def _library_log_sigmoids() -> list[tuple[object, str, str]]:
 @contextlib.contextmanager
 def _own_code_only():
     with (forbidding(helpers(), "sigmoid", "bce_loss", "_softplus"),
+          forbidding_notebook("my_softplus", "my_bce_terms"),
           _refusing(_library_log_sigmoids())):
         yield
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from gamaml.exercise_checks._common import named
-from gamaml.exercises import check_exercise, check_prediction, compare_answer, forbidding
+from gamaml.exercises import (
+    check_exercise,
+    check_prediction,
+    compare_answer,
+    forbidding,
+    forbidding_notebook,
+    loop_depth,
+)
 
 __all__ = ['check_exercise_two_step_meta_gradients', 'check_exercise_first_order_gap',
            'check_exercise_predict_two_step_ratio', 'check_exercise_paired_difference']
@@ -44,11 +51,15 @@ def check_exercise_two_step_meta_gradients(fn):
                 "only one factor: two inner steps give two (I - alpha H) factors":
                     factor(t0, g),
             }
-            with forbidding(gh, "maml_meta_gradients", "meta_step", "outer_direction"):
+            with (forbidding(gh, "maml_meta_gradients", "meta_step", "outer_direction"),
+                  forbidding_notebook("my_maml_meta_gradients")):
                 got = fn(t, b, a)
             hint = compare_answer(got, expected, rtol=1e-7, atol=1e-10, where=f" at alpha = {a}")
             if hint is not None:
                 return named(hint, got, mistakes)
+        if loop_depth(fn):
+            return ("two_step_meta_gradients has a Python loop: write the two steps and the two "
+                    "factors out, one line each")
         return None
 
     return check_exercise(test)
@@ -93,7 +104,8 @@ def check_exercise_first_order_gap(gradients_fn, gap_fn):
             if steps > 1:
                 mistakes["the gradient after one inner step: adapt `steps` times"] = \
                     _first_order_reference(gh, t, b, a, 1)
-            with forbidding(gh, "maml_meta_gradients", "meta_step", "outer_direction"):
+            with (forbidding(gh, "maml_meta_gradients", "meta_step", "outer_direction"),
+                  forbidding_notebook("my_maml_meta_gradients")):
                 got = gradients_fn(t, b, a, steps)
             hint = compare_answer(got, first, name="first_order_gradients", rtol=1e-7,
                                   atol=1e-10, where=f" from first_order_gradients at alpha = "

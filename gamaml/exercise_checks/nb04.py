@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from gamaml.exercise_checks._common import named, paper_weights
-from gamaml.exercises import check_exercise, check_prediction, compare_answer, forbidding
+from gamaml.exercises import (
+    check_exercise,
+    check_prediction,
+    compare_answer,
+    forbidding,
+    forbidding_notebook,
+    loop_depth,
+)
 
 __all__ = ['check_exercise_ga_weights_loops', 'check_exercise_odd_one_out',
            'check_exercise_two_step_weights']
@@ -43,12 +50,15 @@ def check_exercise_ga_weights_loops(fn):
         if fn is gamaml_helpers.ga_weights:
             return "this exercise asks for your own code: gh.ga_weights itself does not count"
         for updates in cases:
-            with forbidding(gamaml_helpers, "ga_weights"):
-                got = fn(updates)
+            with forbidding(gamaml_helpers, "ga_weights"), forbidding_notebook("my_ga_weights"):
+                got = fn(updates.copy())  # a copy: the reference below uses the original
             where = f" for updates of shape {updates.shape}"
             hint = compare_answer(got, paper_weights(updates), rtol=1e-5, atol=1e-8, where=where)
             if hint is not None:
                 return named(hint, got, _known_mistakes(updates))
+        if loop_depth(fn) is not None and loop_depth(fn) < 2:
+            return ("ga_weights_loops needs two nested Python loops over the tasks, one dot "
+                    "product at a time: the vectorised form is section 1's")
         return None
 
     return check_exercise(test)

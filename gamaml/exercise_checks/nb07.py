@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gamaml.exercise_checks._common import named, paper_weights, write_first
+from gamaml.exercise_checks._common import as_number, named, paper_weights, write_first
 from gamaml.exercises import check_exercise, compare_answer
 
 __all__ = ["check_exercise_four_updates", "check_exercise_rescaled_ga_direction"]
@@ -35,14 +35,18 @@ def check_exercise_four_updates(weights, ratio):
                                 "enter both predictions")
         if unwritten:
             return unwritten
-        got = np.asarray(weights, dtype=float)
+        got = [as_number(w) for w in np.atleast_1d(np.asarray(weights, dtype=object))]
+        if None in got:
+            return "enter the weights as numbers or fractions, e.g. [0.25, '1/4', ...]"
         hint = compare_answer(got, right, name="your weights", rtol=1e-3, atol=1e-3)
         if hint is not None:
             return named(hint, got, mistakes)
-        hint = compare_answer(ratio, _ratio(updates, right), name="your ratio",
+        if as_number(ratio) is None:
+            return "enter the ratio as a number or a fraction, e.g. 1.5 or '3/2'"
+        hint = compare_answer(as_number(ratio), _ratio(updates, right), name="your ratio",
                               rtol=1e-3, atol=1e-3)
         if hint is not None and "wrong values" in hint:
-            if np.isclose(float(ratio), 1 / _ratio(updates, right), rtol=1e-3):
+            if np.isclose(as_number(ratio), 1 / _ratio(updates, right), rtol=1e-3):
                 return f"{hint}: that is the uniform step over the GA step, upside down"
         return hint
 
