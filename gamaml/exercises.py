@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dis
+import functools
 import inspect
 import sys
 import textwrap
@@ -16,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 __all__ = ["Verdict", "check_exercise", "check_prediction", "compare_answer", "forbidding",
-           "forbidding_notebook", "loop_depth"]
+           "forbidding_notebook", "loop_depth", "references"]
 
 
 class Verdict:
@@ -135,24 +137,110 @@ def forbidding_notebook(*names: str):
         yield
 
 
+# Calls that run a Python function once per element: loops without the word "for".
+_LOOPING_CALLS = frozenset({"map", "filter", "reduce", "vectorize", "apply_along_axis",
+                            "frompyfunc", "starmap"})
+
+
 def loop_depth(fn) -> int | None:
-    """How deeply Python loops nest in ``fn``'s source (``for``, ``while`` and comprehensions
-    count): 0 for none, 2 for a loop inside a loop. None when the source cannot be read."""
+    """How deeply Python loops nest in ``fn``: 0 for none, 2 for a loop inside a loop.
+
+    ``for``, ``while`` and comprehensions count, and so do ``map``, ``np.vectorize`` and the
+    like; the loops of the notebook's own functions that ``fn`` calls count too. Read from the
+    source; where there is none (``exec``, a lambda the source cannot isolate), from the
+    bytecode, which tells a loop but not its depth (1). None for a callable without Python code
+    (a numpy function, say)."""
     if not callable(fn):
         raise ValueError(f"fn must be a function, got {fn!r}")
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
+    return _loop_depth(fn, set())
+
+
+def _python_function(fn) -> types.FunctionType | None:
+    """The Python function a callable runs: through partials, bound methods and instances."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if not isinstance(fn, types.FunctionType | types.MethodType | type):
+        fn = vars(type(fn)).get("__call__", fn)  # an instance: its class's __call__
+    fn = getattr(fn, "__func__", fn)
+    return fn if isinstance(fn, types.FunctionType) else None
+
+
+def _codes(code: types.CodeType):
+    """``code`` and the code of every function, lambda and comprehension defined in it."""
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _codes(const)
+
+
+def _loop_depth(fn, seen: set) -> int | None:
+    function = _python_function(fn)
+    if function is None:
         return None
-    comprehensions = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+    if function.__code__ in seen:
+        return 0
+    seen.add(function.__code__)
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+        depth = _source_depth(tree)
+    except (OSError, TypeError, SyntaxError):  # no source to read: the bytecode tells a loop
+        depth = int(any(i.opname == "FOR_ITER" or i.opname.startswith("JUMP_BACKWARD")
+                        or (i.opname == "JUMP_ABSOLUTE" and i.argval < i.offset)
+                        for code in _codes(function.__code__)
+                        for i in dis.get_instructions(code)))
+    names = {name for code in _codes(function.__code__) for name in code.co_names}
+    if names & _LOOPING_CALLS:
+        depth = max(depth, 1)
+    for name in names:  # the student's own helpers, defined beside fn
+        helper = function.__globals__.get(name)
+        if (isinstance(helper, types.FunctionType) and helper is not function
+                and helper.__module__ == function.__module__):
+            depth += _loop_depth(helper, seen) or 0
+    return depth
 
-    def depth(node) -> int:
-        inner = max((depth(child) for child in ast.iter_child_nodes(node)), default=0)
-        if isinstance(node, comprehensions):  # each "for" of it nests what it computes
-            return len(node.generators) + inner
-        return inner + isinstance(node, ast.For | ast.AsyncFor | ast.While)
 
-    return depth(tree)
+def references(fn, objects: dict) -> str | None:
+    """The name under which ``fn`` (or a function of the notebook's it calls) refers to one of
+    ``objects`` (name -> object: a numpy function, say, whose calls cannot be intercepted), or
+    None. Catches ``la = np.logaddexp`` in an earlier cell, and ``from numpy import ...``."""
+    if not callable(fn):
+        raise ValueError(f"fn must be a function, got {fn!r}")
+    wanted = {id(value): name for name, value in objects.items()}
+    seen: set = set()
+
+    def find(function) -> str | None:
+        function = _python_function(function)
+        if function is None or function.__code__ in seen:
+            return None
+        seen.add(function.__code__)
+        cells = [c.cell_contents for c in function.__closure__ or () if _filled(c)]
+        names = {n for code in _codes(function.__code__) for n in code.co_names}
+        values = cells + [function.__globals__[n] for n in names if n in function.__globals__]
+        for value in values:
+            if id(value) in wanted:
+                return wanted[id(value)]
+            if isinstance(value, types.FunctionType) and value.__module__ == function.__module__:
+                found = find(value)
+                if found:
+                    return found
+        return None
+
+    return find(fn)
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 (an empty cell raises)
+    except ValueError:
+        return False
+    return True
+
+
+def _source_depth(node) -> int:
+    inner = max((_source_depth(child) for child in ast.iter_child_nodes(node)), default=0)
+    if isinstance(node, ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp):
+        return len(node.generators) + inner  # each "for" of it nests what it computes
+    return inner + isinstance(node, ast.For | ast.AsyncFor | ast.While)
 
 
 def _refusing_code(message: str, n_free: int) -> types.CodeType:
@@ -174,28 +262,45 @@ def _refusing(targets):
     ``(owner, name, message)`` of ``targets``, and is restored afterwards: ``forbidding``'s
     machinery, which the checkers also use to refuse a library's function or a class's method.
 
-    A Python function is refused in place (its code is swapped), so every reference to it
-    refuses; anything else (a numpy ufunc, say) is replaced on its owner."""
+    A Python function is refused in place (its code is swapped, and that of the function it
+    wraps), so every reference to it refuses, and a profile hook refuses a copy made from its
+    code; anything else (a numpy ufunc, say) is replaced on its owner."""
     targets = list(targets)
-    swapped, replaced = [], []
+    swapped, replaced, refused_codes = [], [], {}
 
     def refuse(message):
         def call(*args, **kwargs):
             raise RuntimeError(message)
         return call
 
+    previous = sys.getprofile()  # an enclosing block's hook, say: keep it working
+
+    def profile(frame, event, arg):  # a copy of a refused function runs its original code
+        if event == "call" and frame.f_code in refused_codes:
+            raise RuntimeError(refused_codes[frame.f_code])
+        if previous is not None:
+            previous(frame, event, arg)
+
     try:
         for owner, name, message in targets:
             value = getattr(owner, name)
             if isinstance(value, types.FunctionType):
-                swapped.append((value, value.__code__))
-                value.__code__ = _refusing_code(message, len(value.__code__.co_freevars))
+                function = value
+                while isinstance(function, types.FunctionType):  # and what it wraps
+                    if not hasattr(function, "__wrapped__"):  # a wrapper's code is shared
+                        refused_codes[function.__code__] = message
+                    swapped.append((function, function.__code__))
+                    function.__code__ = _refusing_code(message,
+                                                       len(function.__code__.co_freevars))
+                    function = getattr(function, "__wrapped__", None)
             else:
                 replaced.append((owner, name, value))
                 setattr(owner, name, refuse(message))
+        sys.setprofile(profile)
         yield
     finally:
-        for function, code in swapped:
+        sys.setprofile(previous)
+        for function, code in reversed(swapped):
             function.__code__ = code
         for owner, name, value in replaced:
             setattr(owner, name, value)

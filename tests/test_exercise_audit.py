@@ -193,3 +193,121 @@ def test_02_the_lesson_s_own_softplus(run_checker, notebook):
     notebook(my_softplus=my_softplus)
     run_checker.not_yet(check_exercise_log_sigmoid, lambda z: -my_softplus(-z),
                         named="the notebook's own my_softplus")
+
+
+# The second audit: deeper ways round, each now "not yet" -------------------------------------
+
+
+def test_the_wrapped_original_and_a_copy_of_a_helper_are_refused(run_checker):
+    import types
+
+    from gamaml.exercise_checks.nb03 import check_exercise_two_step_meta_gradients
+    from gamaml.exercise_checks.nb05 import check_exercise_cosine_ga_weights
+
+    run_checker.not_yet(check_exercise_cosine_ga_weights,
+                        lambda u: gh.ga_weights.__wrapped__(u, normalization="cosine"),
+                        named="calling gh.ga_weights")
+    f = gh.maml_meta_gradients
+    copy = types.FunctionType(f.__code__, f.__globals__, closure=f.__closure__)
+    inner = f.__wrapped__
+    inner_copy = types.FunctionType(inner.__code__, inner.__globals__)
+    for fake in (copy, inner_copy):
+        run_checker.not_yet(
+            check_exercise_two_step_meta_gradients,
+            lambda t, b, a, fake=fake: fake(t, b.x_support, b.y_support, b.x_query, b.y_query,
+                                            a, inner_steps=2, first_order=False,
+                                            with_adapted=False, model=gh.LogisticUnit(t.size)),
+            named="calling gh.maml_meta_gradients")
+    gh.ga_weights(np.eye(2)), gh.maml_meta_gradients  # restored: still callable
+    assert copy.__code__ is f.__code__
+
+
+def _pairs_loop(w, x):
+    labels = [(x @ wi > 0) for wi in w]
+    return np.array([[np.mean(a != b) for b in labels] for a in labels])
+
+
+def test_loops_the_source_does_not_show_still_count(run_checker):
+    from gamaml.exercise_checks.nb01 import check_exercise_disagreement
+    from gamaml.exercise_checks.nb04 import check_exercise_ga_weights_loops
+
+    namespace: dict = {"np": np}
+    exec("def disagreement(w, x):\n"
+         "    labels = [(x @ wi > 0) for wi in w]\n"
+         "    return np.array([[np.mean(a != b) for b in labels] for a in labels])", namespace)
+
+    class Callable:
+        def __call__(self, w, x):
+            return _pairs_loop(w, x)
+
+    def by_map(w, x):
+        labels = np.array(list(map(lambda wi: x @ wi > 0, w)))
+        return (labels[:, None, :] != labels[None, :, :]).mean(axis=2)
+
+    def calls_a_helper(w, x):
+        return _pairs_loop(w, x)
+
+    for fn in (namespace["disagreement"], Callable(), by_map, calls_a_helper):
+        run_checker.not_yet(check_exercise_disagreement, fn, named="Python loop")
+    exec("def ga_weights_loops(u):\n    a = (u @ u.T).sum(1)\n    return a / abs(a).sum()",
+         namespace)
+
+    def vectorised(u):
+        a = (u @ u.T).sum(1)
+        return a / abs(a).sum()
+
+    for fn in (namespace["ga_weights_loops"], functools.partial(vectorised)):
+        run_checker.not_yet(check_exercise_ga_weights_loops, fn, named="nested")
+
+
+def test_02_numpy_s_log_sigmoid_under_another_name_and_the_model_s_gradient(run_checker):
+    from numpy import logaddexp
+
+    from gamaml.exercise_checks.nb02 import (
+        check_exercise_log_sigmoid,
+        check_exercise_weighted_bce_grad,
+    )
+
+    run_checker.not_yet(check_exercise_log_sigmoid, lambda z: -logaddexp(0.0, -z),
+                        named="under another name")
+
+    def weighted(theta, x, y, c):
+        unit = gh.LogisticUnit(theta.size)
+        grads = unit.loss_and_grad(np.tile(theta, (len(y), 1)), x[:, None], y[:, None])[1]
+        return c @ grads / c.sum()
+
+    run_checker.not_yet(check_exercise_weighted_bce_grad, weighted,
+                        named="LogisticUnit.loss_and_grad")
+
+
+def test_answers_read_off_the_hints_fail_the_hidden_case(run_checker):
+    from gamaml.exercise_checks.nb01 import (
+        check_exercise_best_constant_loss,
+        check_exercise_spread_from_labels,
+    )
+    from gamaml.exercise_checks.nb03 import check_exercise_paired_difference
+
+    def entropy(m):
+        return 0.0 if m in (0, 1) else -(m * np.log(m) + (1 - m) * np.log(1 - m))
+
+    shown = {round(m, 6): entropy(m) for m in (0.25, 0.8, 0.0, 1.0)}
+    noisy = gh.sample_tasks(1, 2000, corrupt_frac=1.0, corruption="random",
+                            rng=np.random.default_rng(3)).y_support[0]
+    shown[round(noisy.mean(), 6)] = entropy(noisy.mean())
+    out = run_checker.not_yet(check_exercise_best_constant_loss,
+                              lambda y: shown.get(round(float(y.mean()), 6), 0.0),
+                              named="for labels with mean 0.300")
+    assert "expected" not in out
+    out = run_checker.not_yet(check_exercise_spread_from_labels,
+                              lambda b: {50: 0.491844, 20: 1.3954984}.get(b.x_query.shape[-1],
+                                                                          1.0))
+    assert "expected" not in out
+    table = {3.0: [-0.006, -0.005, -0.017, -0.008, -0.01], 1.0: [0.0, -0.009, -0.009]}
+
+    def typed(spread, seeds):
+        d = np.array(table.get(spread, np.zeros(len(seeds))))
+        return {"differences": d, "mean": d.mean(),
+                "half_width": d.std(ddof=1) / np.sqrt(len(d)) * {5: 2.776, 3: 4.303}[len(d)]}
+
+    out = run_checker.not_yet(check_exercise_paired_difference, typed)
+    assert "expected" not in out and "same seed" not in out

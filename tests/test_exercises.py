@@ -393,3 +393,24 @@ def test_loop_depth_counts_nested_loops_and_comprehensions() -> None:
     assert gh.loop_depth(np.add) is None  # no Python source
     with pytest.raises(ValueError, match="fn"):
         gh.loop_depth("for i in x: pass")
+
+
+def test_references_finds_a_function_under_another_name() -> None:
+    from numpy import logaddexp as lae
+
+    def direct(z):
+        return -lae(0.0, -z)
+
+    def through_a_helper(z):
+        return direct(z)
+
+    def honest(z):
+        return np.minimum(z, 0.0) - np.log1p(np.exp(-np.abs(z)))
+
+    banned = {"numpy.logaddexp": np.logaddexp}
+    assert gh.references(direct, banned) == "numpy.logaddexp"
+    assert gh.references(through_a_helper, banned) == "numpy.logaddexp"
+    assert gh.references(honest, banned) is None
+    assert gh.references(np.add, banned) is None  # no Python code to read
+    with pytest.raises(ValueError, match="fn"):
+        gh.references(None, banned)

@@ -81,9 +81,9 @@ def check_exercise_disagreement(fn):
                                         f"{x.shape[1]} dimensions")
             if hint is not None:
                 return named(hint, got, mistakes)
-        if loop_depth(fn):
-            return ("disagreement has a Python loop: label every point under every boundary "
-                    "with one product, then compare all pairs by broadcasting")
+        if loop_depth(fn) != 0:
+            return ("disagreement has a Python loop (or calls one): label every point under "
+                    "every boundary with one product, then compare all pairs by broadcasting")
         return None
 
     return check_exercise(test)
@@ -177,10 +177,12 @@ def check_exercise_best_constant_loss(fn):
     noisy = helpers().sample_tasks(1, 2000, corrupt_frac=1.0, corruption="random",
                                    rng=np.random.default_rng(3))
     cases = [np.array([1.0, 0.0, 0.0, 0.0]), np.array([1.0, 1.0, 1.0, 0.0, 1.0]),
-             np.ones(6), np.zeros(3), noisy.y_support[0]]
+             np.ones(6), np.zeros(3), noisy.y_support[0],
+             np.array([0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 0.0])]  # the last: hidden
 
     def test():
-        for y in cases:
+        for case, y in enumerate(cases):
+            shown = case < len(cases) - 1
             mean = float(y.mean())
             right = _entropy(mean)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -191,7 +193,7 @@ def check_exercise_best_constant_loss(fn):
                     return (f"nan{where}: 0 * log 0 is nan in floating point, but the term "
                             "tends to 0 (c -> the mean label): leave out the terms of a mean "
                             "label of 0 or 1")
-                return f"nan{where}: expected {right:.6g}"
+                return f"nan{where}" + (f": expected {right:.6g}" if shown else "")
             mistakes = {
                 "ln 2 for every set of labels: that is the best loss only when half of the "
                 "labels are 1": np.log(2),
@@ -201,7 +203,7 @@ def check_exercise_best_constant_loss(fn):
                 "the loss with the wrong sign: a cross-entropy is never negative": -right,
             }
             hint = compare_answer(got, right, name="best_constant_loss", rtol=0, atol=1e-5,
-                                  where=where)
+                                  where=where, show_expected=shown)
             if hint is not None:
                 return named(hint, got, mistakes)
         return None
@@ -223,7 +225,7 @@ def _pooled_accuracy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _spread_cases():
     gh = helpers()
     cases = []
-    for seed, (d, spread, q) in enumerate([(50, 0.5, 100), (20, 1.5, 60)]):
+    for seed, (d, spread, q) in enumerate([(50, 0.5, 100), (20, 1.5, 60), (30, 1.0, 80)]):
         batch = gh.sample_tasks(200, 10, k_query=q, n_features=d, spread=spread,
                                 rng=np.random.default_rng(500 + seed))
         hidden = gh.TaskBatch(batch.x_support, batch.y_support, batch.x_query, batch.y_query,
@@ -238,7 +240,9 @@ def check_exercise_spread_from_labels(fn):
     all query points of the batch pooled, then s = tan(pi (1 - a)). The batches hide their
     true weights (NaN), so an answer that reads them gives NaN."""
     def test():
-        for batch, spread in _spread_cases():
+        cases = _spread_cases()
+        for case, (batch, spread) in enumerate(cases):
+            shown = case < len(cases) - 1  # the last: a batch whose answer no hint shows
             d = batch.x_query.shape[-1]
             per_task = _pooled_accuracy(batch.x_query, batch.y_query)
             a = per_task.mean()
@@ -272,7 +276,7 @@ def check_exercise_spread_from_labels(fn):
             if _is_nan(got):
                 return f"nan{hidden}"
             hint = compare_answer(got, right, name="spread_from_labels", rtol=1e-6, atol=1e-9,
-                                  where=where)
+                                  where=where, show_expected=shown)
             if hint is not None:
                 return named(hint, got, mistakes)
         return None

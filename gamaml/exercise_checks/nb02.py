@@ -16,6 +16,7 @@ from gamaml.exercises import (
     compare_answer,
     forbidding,
     forbidding_notebook,
+    references,
 )
 
 __all__ = [
@@ -97,6 +98,12 @@ def check_exercise_log_sigmoid(fn):
     }
 
     def test():
+        library = {f"{module.__name__}.{name}": getattr(module, name)
+                   for module, name, _ in _library_log_sigmoids()}
+        alias = references(fn, library)
+        if alias is not None:
+            return (f"your function calls {alias} (under another name): it is a log-sigmoid in "
+                    "one call and does not count")
         try:
             with _own_code_only(), np.errstate(over="raise", divide="raise", invalid="raise"):
                 got = fn(z.copy())
@@ -180,7 +187,10 @@ def check_exercise_weighted_bce_grad(fn):
                 "the weights squared: c_n enters the gradient once": x.T @ (c**2 * residual)
                 / c.sum(),
             }
-            with forbidding(gh, "bce_grad"):
+            with (forbidding(gh, "bce_grad"),
+                  _refusing([(gh.LogisticUnit, name, "this exercise asks for your own code: "
+                              f"gh.LogisticUnit.{name} computes the gradient and does not count")
+                             for name in ("loss_and_grad", "grad_and_hvp", "grad")])):
                 got = fn(theta.copy(), x.copy(), y.copy(), c.copy())
             hint = compare_answer(got, right, name="weighted_bce_grad", rtol=1e-6, atol=1e-10,
                                   where=f" for k = {k} points with weights {weights}")

@@ -57,7 +57,7 @@ def check_exercise_two_step_meta_gradients(fn):
             hint = compare_answer(got, expected, rtol=1e-7, atol=1e-10, where=f" at alpha = {a}")
             if hint is not None:
                 return named(hint, got, mistakes)
-        if loop_depth(fn):
+        if loop_depth(fn) != 0:
             return ("two_step_meta_gradients has a Python loop: write the two steps and the two "
                     "factors out, one line each")
         return None
@@ -240,13 +240,15 @@ def check_exercise_paired_difference(fn):
     """Notebook 03, exercise 4: MAML - joint training, accuracy after one step on each run's
     held-out tasks, paired by seed, with a 95 % t-interval: ``fn(spread, seeds)`` returns
     ``{"differences": (n,), "mean": float, "half_width": float}``. Tried at spread 3 with
-    seeds 0-4 and at spread 1 with seeds 0-2; the hints name the unpaired interval, 1.96, one
-    standard error, the wrong degrees of freedom, the reversed sign."""
+    seeds 0-4, at spread 1 with seeds 0-2, then at a spread and seeds the hints do not show
+    (so a table of the first two answers does not pass); the hints name the unpaired
+    interval, 1.96, one standard error, the wrong degrees of freedom, the reversed sign."""
 
     keys = ("differences", "mean", "half_width")
 
     def test():
-        for spread, seeds in ((3.0, (0, 1, 2, 3, 4)), (1.0, (0, 1, 2))):
+        for spread, seeds, shown in ((3.0, (0, 1, 2, 3, 4), True), (1.0, (0, 1, 2), True),
+                                     (2.0, (5, 6, 7), False)):  # the last: a hidden check
             runs = _paired_runs(spread, seeds)
             joint, maml = runs["joint"], runs["maml"]
             n = len(seeds)
@@ -259,23 +261,27 @@ def check_exercise_paired_difference(fn):
                        f"and 'half_width', got {type(got).__name__}"
             where = f" for spread = {spread:g}, seeds {seeds}"
             hint = compare_answer(got["differences"], d, name=f"{call}['differences']",
-                                  rtol=1e-9, atol=1e-9, where=where)
+                                  rtol=1e-9, atol=1e-9, where=where, show_expected=shown)
             if hint is not None:
-                return named(hint, got["differences"], {
+                mistakes = {
                     "joint - MAML: the sign is reversed, the difference is MAML - joint": -d,
                     "accuracies before adaptation: score after one step (score_after)":
                         maml[:, 0] - joint[:, 0],
                     "query losses, not accuracies": maml[:, 2] - joint[:, 2],
-                    "the same seed for every run: train both methods at each seed in turn":
-                        np.full(n, d[0]),
-                })
+                }
+                if d[0] != 0:  # else the same as zeros left in as a placeholder
+                    mistakes["the same seed for every run: train both methods at each seed "
+                             "in turn"] = np.full(n, d[0])
+                return named(hint, got["differences"], mistakes)
             hint = compare_answer(got["mean"], d.mean(), name=f"{call}['mean']", rtol=1e-9,
-                                  atol=1e-9, where=f" (the mean difference){where}")
+                                  atol=1e-9, where=f" (the mean difference){where}",
+                                  show_expected=shown)
             if hint is not None:
                 return hint
             se = sd / np.sqrt(n)
             hint = compare_answer(got["half_width"], t * se, name=f"{call}['half_width']",
-                                  rtol=1e-4, atol=1e-9, where=f" (the 95 % half-width){where}")
+                                  rtol=1e-4, atol=1e-9, where=f" (the 95 % half-width){where}",
+                                  show_expected=shown)
             if hint is not None:
                 return named(hint, got["half_width"], {
                     "unpaired: the two methods' standard errors combined. Both are scored on "

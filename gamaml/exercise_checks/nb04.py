@@ -56,7 +56,7 @@ def check_exercise_ga_weights_loops(fn):
             hint = compare_answer(got, paper_weights(updates), rtol=1e-5, atol=1e-8, where=where)
             if hint is not None:
                 return named(hint, got, _known_mistakes(updates))
-        if loop_depth(fn) is not None and loop_depth(fn) < 2:
+        if (loop_depth(fn) or 0) < 2:
             return ("ga_weights_loops needs two nested Python loops over the tasks, one dot "
                     "product at a time: the vectorised form is section 1's")
         return None

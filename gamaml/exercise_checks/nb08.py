@@ -191,8 +191,8 @@ def check_exercise_four_seeds(gaps, standard_error):
         if not np.isclose(value, se, rtol=1e-6, atol=1e-12):
             named_wrong = next((text for w, text in wrong.items()
                                 if np.isclose(value, w, rtol=1e-6, atol=1e-12)), None)
-            return (f"standard_error_3 is {value:.6g}, the four gaps give {se:.6g}"
-                    + (f": {named_wrong}" if named_wrong else ""))
+            return (f"standard_error_3 is {value:.6g}, not the standard error of the mean of "
+                    "the four gaps" + (f": {named_wrong}" if named_wrong else ""))
         return None
 
     return check_exercise(test)
