@@ -16,11 +16,11 @@ Every cell of a notebook's "Solutions" section carries the tag ``solution`` (the
 solutions, the cells that check them and the notes on them; ``tests/test_project.py`` enforces
 it). The notes on the written parts also carry the tag ``answers``: they go to the kit's
 ``answers/<notebook>.md`` instead of the copy. A student copy drops those cells and says
-where the solutions went; everything else (the
-lesson, the exercises' scaffolds and their checkers) stays, so the copies run top to bottom
-and each checker answers "not yet" until the student has written the code. Outputs are cleared
-unless ``--keep-outputs``: students execute the notebooks themselves. The course's own files
-are never changed.
+where the solutions went; everything else (the lesson, the exercises' scaffolds and the calls
+to their checkers, which live in ``gamaml/exercise_checks/``) stays, so the copies run top to
+bottom and each checker answers "not yet" until the student has written the code. Outputs
+are cleared unless ``--keep-outputs``: students execute the notebooks themselves. The
+course's own files are never changed.
 """
 
 from __future__ import annotations
